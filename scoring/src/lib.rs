@@ -12,6 +12,8 @@
 //! - [`rejection`]: why a package was refused, as data with a stable code.
 //! - [`validate`]: every rule before loading → [`validate::ValidatedModel`]; loading with
 //!   post-load weight checks → [`model::CausalLm`].
+//! - [`kernels`]: CPU fast paths (OpenBLAS products, fused SwiGLU, span-limited softmax)
+//!   with candle fallbacks.
 //! - [`model`]: Kindred's forward pass (batched log-probs with left padding, greedy decoding).
 //! - [`gguf`]: GGUF (llama.cpp) → Hugging Face package converter.
 //! - [`tiny`]: seeded tiny models in the HF layout, for tests and the demo.
@@ -19,6 +21,7 @@
 pub mod competition;
 pub mod config;
 pub mod gguf;
+pub mod kernels;
 pub mod model;
 pub mod package;
 pub mod rejection;

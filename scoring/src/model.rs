@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use candle_core::{D, DType, Device, Tensor};
 
 use crate::config::ModelConfig;
+use crate::kernels::{self, AttentionSpan, Ops};
 
 /// The per-layer weights, fused for fewer, larger matrix multiplications.
 #[derive(Debug)]
@@ -61,6 +62,7 @@ pub struct CausalLm {
     max_positions: usize,
     dtype: DType,
     device: Device,
+    ops: Ops,
 }
 
 /// One sequence to score: `tokens[target_start..]` are scored given everything before them.
@@ -83,10 +85,6 @@ pub enum ForwardError {
     NoContext,
     #[error("token id {id} is outside the vocabulary of {vocab}")]
     TokenOutOfRange { id: u32, vocab: usize },
-}
-
-fn linear(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
-    x.matmul(&w.t()?)
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
@@ -173,7 +171,20 @@ impl CausalLm {
             max_positions,
             dtype,
             device: device.clone(),
+            ops: Ops::for_device(device, dtype),
         })
+    }
+
+    /// Forces an implementation of the hot operations (tests compare the two).
+    pub fn with_ops(mut self, ops: Ops) -> Self {
+        if ops == Ops::Portable || (self.device.is_cpu() && self.dtype == DType::F32) {
+            self.ops = ops;
+        }
+        self
+    }
+
+    fn linear(&self, x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+        kernels::matmul_nt(self.ops, x, w)
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -202,15 +213,15 @@ impl CausalLm {
     }
 
     /// Runs the decoder stack on `x` (`(b·t, hidden)`), returning the final residual stream.
-    /// `positions` is `(b, t)` u32; `mask` is an additive `(b, 1, t, t_total)` f32 mask or none
-    /// (all keys visible); `cache` extends keys/values with earlier positions.
+    /// `positions` is `(b, t)` u32; `span` says which keys each query sees; `cache` extends
+    /// keys/values with earlier positions.
     fn decode(
         &self,
         mut x: Tensor,
         b: usize,
         t: usize,
         positions: &Tensor,
-        mask: Option<&Tensor>,
+        span: &AttentionSpan,
         mut cache: Option<&mut KvCache>,
     ) -> Result<Tensor, ForwardError> {
         let cfg = &self.cfg;
@@ -228,7 +239,7 @@ impl CausalLm {
         let scale = 1.0 / (hd as f64).sqrt();
         for (li, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&x, &layer.input_norm, cfg.rms_norm_eps)?;
-            let mut qkv = linear(&normed, &layer.qkv)?;
+            let mut qkv = self.linear(&normed, &layer.qkv)?;
             if let Some(bias) = &layer.qkv_bias {
                 qkv = qkv.broadcast_add(bias)?;
             }
@@ -264,25 +275,19 @@ impl CausalLm {
             let t_total = k.dim(2)?;
             // Query heads sharing a key/value head are stacked along time, so keys are not copied.
             let q = q.reshape((b, kv, group * t, hd))?;
-            let scores = q
-                .matmul(&k.t()?)?
+            let scores = kernels::matmul_nt(self.ops, &q, &k)?
                 .reshape((b, h, t, t_total))?
                 .to_dtype(DType::F32)?;
-            let scores = match mask {
-                Some(m) => scores.broadcast_add(m)?,
-                None => scores,
-            };
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?.to_dtype(self.dtype)?;
-            let attn = probs
-                .reshape((b, kv, group * t, t_total))?
-                .matmul(&v)?
+            let probs = kernels::masked_softmax(self.ops, &scores, span)?.to_dtype(self.dtype)?;
+            let probs = probs.reshape((b, kv, group * t, t_total))?;
+            let attn = kernels::matmul_nn(self.ops, &probs, &v)?
                 .reshape((b, h, t, hd))?
                 .transpose(1, 2)?
                 .reshape((b * t, h * hd))?;
-            x = (x + linear(&attn, &layer.o_proj)?)?;
+            x = (x + self.linear(&attn, &layer.o_proj)?)?;
             let normed = rms_norm(&x, &layer.post_norm, cfg.rms_norm_eps)?;
-            let act = candle_nn::ops::swiglu(&linear(&normed, &layer.gate_up)?)?;
-            x = (x + linear(&act, &layer.down)?)?;
+            let act = kernels::swiglu(self.ops, &self.linear(&normed, &layer.gate_up)?)?;
+            x = (x + self.linear(&act, &layer.down)?)?;
         }
         if let Some(c) = cache {
             c.len += t;
@@ -311,7 +316,7 @@ impl CausalLm {
         let b = requests.len();
         let mut ids = Vec::with_capacity(b * t);
         let mut positions = Vec::with_capacity(b * t);
-        let mut mask = vec![f32::NEG_INFINITY; b * t * t];
+        let mut pads = Vec::with_capacity(b);
         let mut gather = Vec::new();
         let mut targets = Vec::new();
         for (bi, r) in requests.iter().enumerate() {
@@ -322,16 +327,7 @@ impl CausalLm {
             let pad = t - r.tokens.len();
             ids.extend(std::iter::repeat_n(0u32, pad).chain(r.tokens.iter().copied()));
             positions.extend((0..t).map(|i| i.saturating_sub(pad) as u32));
-            for i in 0..t {
-                let row = &mut mask[(bi * t + i) * t..(bi * t + i + 1) * t];
-                if i < pad {
-                    // Padding rows see only themselves so their softmax stays finite; they are
-                    // never read.
-                    row[i] = 0.0;
-                } else {
-                    row[pad..=i].fill(0.0);
-                }
-            }
+            pads.push(pad);
             for k in r.target_start..r.tokens.len() {
                 gather.push((bi * t + pad + k - 1) as u32);
                 targets.push(r.tokens[k]);
@@ -339,14 +335,20 @@ impl CausalLm {
         }
         let x = self.embed(&ids)?;
         let positions = Tensor::from_vec(positions, (b, t), &self.device)?;
-        let mask = Tensor::from_vec(mask, (b, 1, t, t), &self.device)?;
-        let x = self.decode(x, b, t, &positions, Some(&mask), None)?;
+        let x = self.decode(
+            x,
+            b,
+            t,
+            &positions,
+            &AttentionSpan { pads, offset: 0 },
+            None,
+        )?;
         if gather.is_empty() {
             return Ok(vec![Vec::new(); b]);
         }
         let rows = x.index_select(&Tensor::new(gather.as_slice(), &self.device)?, 0)?;
         let rows = rms_norm(&rows, &self.norm, self.cfg.rms_norm_eps)?;
-        let logits = linear(&rows, &self.lm_head)?.to_dtype(DType::F32)?;
+        let logits = self.linear(&rows, &self.lm_head)?.to_dtype(DType::F32)?;
         let logp = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
         let n = targets.len();
         let picked = logp
@@ -375,10 +377,13 @@ impl CausalLm {
         }
         let x = self.embed(tokens)?;
         let positions = Tensor::arange(0u32, t as u32, &self.device)?.reshape((1, t))?;
-        let mask = causal_mask(t, &self.device)?;
-        let x = self.decode(x, 1, t, &positions, Some(&mask), None)?;
+        let span = AttentionSpan {
+            pads: vec![0],
+            offset: 0,
+        };
+        let x = self.decode(x, 1, t, &positions, &span, None)?;
         let x = rms_norm(&x, &self.norm, self.cfg.rms_norm_eps)?;
-        Ok(linear(&x, &self.lm_head)?.to_dtype(DType::F32)?)
+        Ok(self.linear(&x, &self.lm_head)?.to_dtype(DType::F32)?)
     }
 
     /// Feeds `tokens` after whatever `cache` holds and returns the f32 logits of the last one.
@@ -394,18 +399,15 @@ impl CausalLm {
         let x = self.embed(tokens)?;
         let positions =
             Tensor::arange(start as u32, (start + t) as u32, &self.device)?.reshape((1, t))?;
-        // A single new token may see every cached key; a longer chunk needs the causal shape.
-        let mask = if t > 1 {
-            let causal = causal_mask(t, &self.device)?;
-            let seen = Tensor::zeros((1, 1, t, start), DType::F32, &self.device)?;
-            Some(Tensor::cat(&[&seen, &causal], 3)?)
-        } else {
-            None
+        let span = AttentionSpan {
+            pads: vec![0],
+            offset: start,
         };
-        let x = self.decode(x, 1, t, &positions, mask.as_ref(), Some(cache))?;
+        let x = self.decode(x, 1, t, &positions, &span, Some(cache))?;
         let last = x.narrow(0, t - 1, 1)?;
         let last = rms_norm(&last, &self.norm, self.cfg.rms_norm_eps)?;
-        Ok(linear(&last, &self.lm_head)?
+        Ok(self
+            .linear(&last, &self.lm_head)?
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?)
@@ -446,11 +448,4 @@ pub fn argmax(values: &[f32]) -> u32 {
         }
     }
     best as u32
-}
-
-fn causal_mask(t: usize, device: &Device) -> candle_core::Result<Tensor> {
-    let mask: Vec<f32> = (0..t)
-        .flat_map(|i| (0..t).map(move |j| if j <= i { 0.0 } else { f32::NEG_INFINITY }))
-        .collect();
-    Tensor::from_vec(mask, (1, 1, t, t), device)
 }

@@ -137,8 +137,6 @@ pub fn random_weights(
     for (name, shape) in cfg.expected_tensors() {
         let t = if name.ends_with("norm.weight") {
             rng.tensor(&shape, 1.0, 0.1)?
-        } else if name.ends_with(".bias") {
-            rng.tensor(&shape, 0.0, init_std)?
         } else {
             rng.tensor(&shape, 0.0, init_std)?
         };

@@ -222,3 +222,30 @@ fn out_of_vocabulary_tokens_are_errors_not_panics() {
         .expect("softmax");
     assert!((softmax_sum - 3.0).abs() < 1e-3);
 }
+
+#[test]
+fn native_and_portable_paths_agree() {
+    use kindred_scoring::kernels::Ops;
+    let (cfg, weights, native) = setup(Architecture::Qwen3);
+    let portable = CausalLm::from_tensors(&cfg, weights, 256, DType::F32, &Device::Cpu)
+        .expect("model")
+        .with_ops(Ops::Portable);
+    let batch = vec![
+        ScoreRequest {
+            tokens: TOKENS[..6].to_vec(),
+            target_start: 2,
+        },
+        ScoreRequest {
+            tokens: TOKENS.to_vec(),
+            target_start: 5,
+        },
+    ];
+    let a = native.score_batch(&batch).expect("native");
+    let b = portable.score_batch(&batch).expect("portable");
+    let d = max_diff(&a.concat(), &b.concat());
+    assert!(d < TOL, "native vs portable differ by {d}");
+    assert_eq!(
+        native.generate_greedy(&TOKENS[..3], 8, &[]).expect("n"),
+        portable.generate_greedy(&TOKENS[..3], 8, &[]).expect("p")
+    );
+}

@@ -14,6 +14,11 @@ use kindred_benchmarks::{perf, shared_dir, smollm2};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
 use kindred_scoring::{Competition, validate};
 
+// Forward passes allocate large, short-lived buffers; glibc returns them to the kernel and
+// page-faults them back in on every operation, mimalloc keeps them.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "kindred-bench", about = "Kindred performance benchmarks")]
 struct Cli {
