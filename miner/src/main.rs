@@ -94,9 +94,10 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let cfg = import::import_gguf(&gguf, &out)
                 .with_context(|| format!("converting {}", gguf.display()))?;
             println!(
-                "wrote {} ({} layers, hidden {}, vocab {})",
+                "wrote {} ({}, {} layers, hidden {}, vocab {})",
                 out.display(),
                 cfg.architecture,
+                cfg.num_layers,
                 cfg.hidden_size,
                 cfg.vocab_size
             );
