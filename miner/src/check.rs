@@ -45,11 +45,7 @@ pub enum CheckError {
 
 /// Validates `dir` for `competition` and, when that passes, loads the weights and checks them,
 /// exactly as a validator does before evaluating.
-pub fn check(
-    dir: &Path,
-    competition: &Competition,
-    sandbox: &Sandbox,
-) -> Result<Verdict, CheckError> {
+pub fn check(dir: &Path, competition: &Competition, sandbox: &Sandbox) -> Result<Verdict, CheckError> {
     let rejected = |rejection: Rejection| Verdict::Rejected {
         competition: competition.name.clone(),
         message: rejection.to_string(),

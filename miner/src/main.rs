@@ -73,11 +73,9 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             competition,
             json,
         } => {
-            let comp = Competition::by_name(&competition).with_context(|| {
-                format!("unknown competition {competition:?} (dev, small, medium)")
-            })?;
-            let sandbox =
-                Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+            let comp = Competition::by_name(&competition)
+                .with_context(|| format!("unknown competition {competition:?} (dev, small, medium)"))?;
+            let sandbox = Sandbox::current_exe().context("locating this binary for the template sandbox")?;
             let verdict = check::check(&dir, &comp, &sandbox).context("checking the package")?;
             if json {
                 println!("{}", serde_json::to_string(&verdict)?);
@@ -91,8 +89,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             })
         }
         Command::ImportGguf { gguf, out } => {
-            let cfg = import::import_gguf(&gguf, &out)
-                .with_context(|| format!("converting {}", gguf.display()))?;
+            let cfg =
+                import::import_gguf(&gguf, &out).with_context(|| format!("converting {}", gguf.display()))?;
             println!(
                 "wrote {} ({}, {} layers, hidden {}, vocab {})",
                 out.display(),

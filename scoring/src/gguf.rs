@@ -25,10 +25,7 @@ use crate::config::{Architecture, ModelConfig};
 #[derive(Debug, thiserror::Error)]
 pub enum GgufError {
     #[error("reading {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
     #[error("GGUF metadata lacks {0}")]
@@ -153,10 +150,7 @@ fn pre_tokenizer(pre: &str) -> Result<PreTokenizerWrapper, GgufError> {
 }
 
 fn strings(v: &Value) -> Result<Vec<String>, GgufError> {
-    v.to_vec()?
-        .iter()
-        .map(|s| Ok(s.to_string()?.clone()))
-        .collect()
+    v.to_vec()?.iter().map(|s| Ok(s.to_string()?.clone())).collect()
 }
 
 /// Rebuilds a Hugging Face tokenizer from GGUF `tokenizer.ggml.*` metadata.
@@ -168,10 +162,7 @@ fn build_tokenizer(meta: &Meta<'_>) -> Result<(Tokenizer, Vec<String>), GgufErro
     let tokens = strings(meta.get("tokenizer.ggml.tokens")?)?;
     let merges: Vec<(String, String)> = strings(meta.get("tokenizer.ggml.merges")?)?
         .into_iter()
-        .filter_map(|m| {
-            m.split_once(' ')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-        })
+        .filter_map(|m| m.split_once(' ').map(|(a, b)| (a.to_string(), b.to_string())))
         .collect();
     let types: Vec<i32> = match meta.md.get("tokenizer.ggml.token_type") {
         Some(v) => v
@@ -276,10 +267,7 @@ pub fn convert(
         qkv_bias: architecture == Architecture::Qwen2,
         qk_norm: architecture == Architecture::Qwen3,
         bos_token_id: meta.opt_u32("tokenizer.ggml.bos_token_id"),
-        eos_token_ids: meta
-            .opt_u32("tokenizer.ggml.eos_token_id")
-            .into_iter()
-            .collect(),
+        eos_token_ids: meta.opt_u32("tokenizer.ggml.eos_token_id").into_iter().collect(),
     };
 
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
@@ -379,10 +367,7 @@ mod tests {
             w.to_vec2::<f32>().expect("v")
         );
         let back = unpermute(&permuted, heads).expect("unpermute");
-        assert_eq!(
-            back.to_vec2::<f32>().expect("v"),
-            w.to_vec2::<f32>().expect("v")
-        );
+        assert_eq!(back.to_vec2::<f32>().expect("v"), w.to_vec2::<f32>().expect("v"));
     }
 
     #[test]

@@ -84,22 +84,11 @@ fn batched_sgemm(
         // Decoding: one or a few rows. Split the output columns instead, computing
         // cᵀ = b · aᵀ in row blocks, then transpose the thin result back.
         let mut ct = vec![0f32; n * m];
-        let tasks: Vec<(usize, &mut [f32])> = ct
-            .chunks_mut(DECODE_COLS_PER_TASK * m)
-            .enumerate()
-            .collect();
+        let tasks: Vec<(usize, &mut [f32])> = ct.chunks_mut(DECODE_COLS_PER_TASK * m).enumerate().collect();
         tasks.into_par_iter().for_each(|(j, block)| {
             let rows = block.len() / m;
             let start = j * DECODE_COLS_PER_TASK;
-            blas::sgemm(
-                true,
-                rows,
-                m,
-                k,
-                &b[start * k..(start + rows) * k],
-                a,
-                block,
-            );
+            blas::sgemm(true, rows, m, k, &b[start * k..(start + rows) * k], a, block);
         });
         for (j, row) in ct.chunks(m).enumerate() {
             for (i, v) in row.iter().enumerate() {
@@ -157,11 +146,7 @@ pub fn matmul_nt(ops: Ops, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     let (b_batch, n, bk) = matrix_dims(b)?;
     let shared = b.rank() == 2;
     if bk != k || (b_batch != batch && !shared) {
-        candle_core::bail!(
-            "matmul_nt shape mismatch {:?} x {:?}ᵀ",
-            a.shape(),
-            b.shape()
-        );
+        candle_core::bail!("matmul_nt shape mismatch {:?} x {:?}ᵀ", a.shape(), b.shape());
     }
     let mut out_dims = a.dims().to_vec();
     *out_dims.last_mut().unwrap_or(&mut 0) = n;
@@ -203,9 +188,7 @@ pub fn exp(x: f32) -> f32 {
     let k = (x * LOG2E + ROUND) - ROUND;
     let r = x - k * LN2_HI - k * LN2_LO;
     let p = 1.0
-        + r * (1.0
-            + r * (0.5
-                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+        + r * (1.0 + r * (0.5 + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
     p * f32::from_bits(((k as i32 + 127) as u32) << 23)
 }
 
@@ -269,11 +252,7 @@ impl AttentionSpan {
     fn range(&self, b: usize, i: usize) -> (usize, usize) {
         let last = i + self.offset;
         let first = self.pads[b];
-        if first > last {
-            (last, last)
-        } else {
-            (first, last)
-        }
+        if first > last { (last, last) } else { (first, last) }
     }
 
     /// The additive mask `(b, 1, t, t_total)` the portable path uses.
@@ -366,10 +345,7 @@ mod blas {
             a.len() >= m * k && b.len() >= k * n && c.len() >= m * n,
             "sgemm slice too short"
         );
-        assert!(
-            m.max(n).max(k) <= c_int::MAX as usize,
-            "sgemm dimension overflow"
-        );
+        assert!(m.max(n).max(k) <= c_int::MAX as usize, "sgemm dimension overflow");
         let ldb = if trans_b { k } else { n };
         let tb = if trans_b { TRANS } else { NO_TRANS };
         // SAFETY: the asserts above guarantee each buffer holds the m·k, k·n and m·n elements

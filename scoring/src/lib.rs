@@ -6,6 +6,9 @@
 //! Module map:
 //! - [`competition`]: size classes (parameter band, byte limits, architectures) as data.
 //! - [`config`]: `config.json` → bounded, typed [`config::ModelConfig`].
+//! - [`eq`]: EQ benchmark items (Kindred bank and EQ-Bench v2 files), per-epoch selection and
+//!   perturbation.
+//! - [`eqbench`]: EQ-Bench v2 reference parsing and scoring (the conformance command).
 //! - [`package`]: the package's files (allow-list, sizes, shards) and safetensors headers.
 //! - [`template`]: chat templates rendered under fuel/output limits, in a resource-capped child
 //!   process for untrusted ones.
@@ -20,6 +23,8 @@
 
 pub mod competition;
 pub mod config;
+pub mod eq;
+pub mod eqbench;
 pub mod gguf;
 pub mod kernels;
 pub mod model;

@@ -33,7 +33,8 @@ struct Layer {
 }
 
 /// Keys and values of the positions seen so far, one entry per layer (greedy decoding).
-#[derive(Debug, Default)]
+/// Cloning is cheap (tensors are shared), which lets callers branch a prefix.
+#[derive(Debug, Default, Clone)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
     len: usize,
@@ -200,10 +201,7 @@ impl CausalLm {
     }
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<(), ForwardError> {
-        if let Some(&id) = tokens
-            .iter()
-            .find(|&&id| id as usize >= self.cfg.vocab_size)
-        {
+        if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.cfg.vocab_size) {
             return Err(ForwardError::TokenOutOfRange {
                 id,
                 vocab: self.cfg.vocab_size,
@@ -228,14 +226,8 @@ impl CausalLm {
         let (h, kv, hd) = (cfg.num_heads, cfg.num_kv_heads, cfg.head_dim);
         let group = h / kv;
         let flat_pos = positions.flatten_all()?;
-        let cos = self
-            .cos
-            .index_select(&flat_pos, 0)?
-            .reshape((b, t, hd / 2))?;
-        let sin = self
-            .sin
-            .index_select(&flat_pos, 0)?
-            .reshape((b, t, hd / 2))?;
+        let cos = self.cos.index_select(&flat_pos, 0)?.reshape((b, t, hd / 2))?;
+        let sin = self.sin.index_select(&flat_pos, 0)?.reshape((b, t, hd / 2))?;
         let scale = 1.0 / (hd as f64).sqrt();
         for (li, layer) in self.layers.iter().enumerate() {
             let normed = rms_norm(&x, &layer.input_norm, cfg.rms_norm_eps)?;
@@ -262,9 +254,7 @@ impl CausalLm {
                         c.layers.resize_with(li + 1, || None);
                     }
                     let (k, v) = match c.layers[li].take() {
-                        Some((pk, pv)) => {
-                            (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?)
-                        }
+                        Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
                         None => (k, v),
                     };
                     c.layers[li] = Some((k.clone(), v.clone()));
@@ -335,14 +325,7 @@ impl CausalLm {
         }
         let x = self.embed(&ids)?;
         let positions = Tensor::from_vec(positions, (b, t), &self.device)?;
-        let x = self.decode(
-            x,
-            b,
-            t,
-            &positions,
-            &AttentionSpan { pads, offset: 0 },
-            None,
-        )?;
+        let x = self.decode(x, b, t, &positions, &AttentionSpan { pads, offset: 0 }, None)?;
         if gather.is_empty() {
             return Ok(vec![Vec::new(); b]);
         }
@@ -397,8 +380,7 @@ impl CausalLm {
             });
         }
         let x = self.embed(tokens)?;
-        let positions =
-            Tensor::arange(start as u32, (start + t) as u32, &self.device)?.reshape((1, t))?;
+        let positions = Tensor::arange(start as u32, (start + t) as u32, &self.device)?.reshape((1, t))?;
         let span = AttentionSpan {
             pads: vec![0],
             offset: start,

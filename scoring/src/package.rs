@@ -134,9 +134,7 @@ pub fn is_shard_name(name: &str) -> bool {
         return false;
     };
     let bytes = rest.as_bytes();
-    bytes.len() == 14
-        && &rest[5..9] == "-of-"
-        && bytes[..5].iter().chain(&bytes[9..]).all(u8::is_ascii_digit)
+    bytes.len() == 14 && &rest[5..9] == "-of-" && bytes[..5].iter().chain(&bytes[9..]).all(u8::is_ascii_digit)
 }
 
 fn is_allowed_name(name: &str) -> bool {
@@ -159,11 +157,7 @@ struct ShardIndex {
 }
 
 /// Applies the file-level rules: allow-list, regular files only, byte limits, shard index.
-pub fn scan(
-    dir: &Path,
-    max_file_bytes: u64,
-    max_total_bytes: u64,
-) -> Result<PackageFiles, PackageError> {
+pub fn scan(dir: &Path, max_file_bytes: u64, max_total_bytes: u64) -> Result<PackageFiles, PackageError> {
     let mut sizes = BTreeMap::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
         let entry = entry.map_err(io_err(dir))?;
@@ -206,18 +200,16 @@ pub fn scan(
         sizes,
         weight_files: Vec::new(),
     };
-    let shards_present: BTreeSet<&String> =
-        files.sizes.keys().filter(|n| is_shard_name(n)).collect();
+    let shards_present: BTreeSet<&String> = files.sizes.keys().filter(|n| is_shard_name(n)).collect();
     let has_index = files.sizes.contains_key(SHARD_INDEX);
     let has_single = files.sizes.contains_key(SINGLE_WEIGHTS);
     files.weight_files = match (has_single, has_index) {
         (true, false) if shards_present.is_empty() => vec![SINGLE_WEIGHTS.to_string()],
         (false, true) => {
             let bytes = files.read_json_bytes(SHARD_INDEX, MAX_JSON_BYTES)?;
-            let index: ShardIndex =
-                serde_json::from_slice(&bytes).map_err(|e| Rejection::BadShardIndex {
-                    detail: e.to_string(),
-                })?;
+            let index: ShardIndex = serde_json::from_slice(&bytes).map_err(|e| Rejection::BadShardIndex {
+                detail: e.to_string(),
+            })?;
             let named: BTreeSet<&String> = index.weight_map.values().collect();
             if let Some(bad) = named.iter().find(|n| !is_shard_name(n)) {
                 return Err(Rejection::BadShardIndex {
@@ -284,8 +276,8 @@ pub fn read_header(path: &Path, file: &str) -> Result<BTreeMap<String, TensorEnt
     }
     let mut header = vec![0u8; header_len as usize];
     f.read_exact(&mut header).map_err(io_err(path))?;
-    let raw: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&header)
-        .map_err(|e| bad(format!("header is not a JSON object: {e}")))?;
+    let raw: BTreeMap<String, serde_json::Value> =
+        serde_json::from_slice(&header).map_err(|e| bad(format!("header is not a JSON object: {e}")))?;
     let data_len = file_len - 8 - header_len;
     let mut spans = Vec::new();
     let mut out = BTreeMap::new();
@@ -293,8 +285,7 @@ pub fn read_header(path: &Path, file: &str) -> Result<BTreeMap<String, TensorEnt
         if name == "__metadata__" {
             continue;
         }
-        let entry: RawEntry =
-            serde_json::from_value(value).map_err(|e| bad(format!("entry {name}: {e}")))?;
+        let entry: RawEntry = serde_json::from_value(value).map_err(|e| bad(format!("entry {name}: {e}")))?;
         let dtype = match entry.dtype.as_str() {
             "F32" => Dtype::F32,
             "BF16" => Dtype::BF16,
@@ -312,12 +303,7 @@ pub fn read_header(path: &Path, file: &str) -> Result<BTreeMap<String, TensorEnt
             .iter()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d))
             .filter(|&e| e <= 1 << 40)
-            .ok_or_else(|| {
-                bad(format!(
-                    "tensor {name} has an absurd shape {:?}",
-                    entry.shape
-                ))
-            })?;
+            .ok_or_else(|| bad(format!("tensor {name} has an absurd shape {:?}", entry.shape)))?;
         let [begin, end] = entry.data_offsets;
         if begin > end || end > data_len || end - begin != elements * dtype.size() {
             return Err(bad(format!(
@@ -355,9 +341,7 @@ pub fn read_header(path: &Path, file: &str) -> Result<BTreeMap<String, TensorEnt
 }
 
 /// Reads every weight file's header and merges them, refusing duplicates across shards.
-pub fn read_tensor_index(
-    files: &PackageFiles,
-) -> Result<BTreeMap<String, TensorEntry>, PackageError> {
+pub fn read_tensor_index(files: &PackageFiles) -> Result<BTreeMap<String, TensorEntry>, PackageError> {
     let mut all = BTreeMap::new();
     for file in &files.weight_files {
         for (name, entry) in read_header(&files.path(file), file)? {

@@ -12,9 +12,7 @@ pub enum Rejection {
         "file {file:?} is not allowed in a model package (only safetensors weights, config and tokenizer files)"
     )]
     ForbiddenFile { file: String },
-    #[error(
-        "{file:?} is a symbolic link, directory or special file; packages hold regular files only"
-    )]
+    #[error("{file:?} is a symbolic link, directory or special file; packages hold regular files only")]
     NotRegularFile { file: String },
     #[error("{file} is {size} bytes, over the per-file limit of {limit} bytes")]
     FileTooLarge { file: String, size: u64, limit: u64 },
@@ -29,9 +27,7 @@ pub enum Rejection {
         architecture: String,
         competition: String,
     },
-    #[error(
-        "max_position_embeddings is {positions}, below the {required} tokens the evaluation uses"
-    )]
+    #[error("max_position_embeddings is {positions}, below the {required} tokens the evaluation uses")]
     ContextTooShort { positions: usize, required: usize },
     #[error("the safetensors header of {file} is invalid: {detail}")]
     BadSafetensors { file: String, detail: String },
@@ -49,9 +45,7 @@ pub enum Rejection {
     },
     #[error("tensor {name} is not part of the architecture")]
     UnexpectedTensor { name: String },
-    #[error(
-        "the model has {params} parameters, outside competition {competition}'s band {min}..={max}"
-    )]
+    #[error("the model has {params} parameters, outside competition {competition}'s band {min}..={max}")]
     ParameterCount {
         params: u64,
         min: u64,

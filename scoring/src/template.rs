@@ -75,9 +75,7 @@ pub enum TemplateError {
     Sandboxed(String),
     #[error("the sandboxed render exceeded its {0:?} deadline")]
     Timeout(Duration),
-    #[error(
-        "the sandboxed render was killed or exited abnormally ({0}); likely its memory or CPU cap"
-    )]
+    #[error("the sandboxed render was killed or exited abnormally ({0}); likely its memory or CPU cap")]
     ResourceLimit(String),
     #[error("could not run the template sandbox: {0}")]
     Spawn(#[source] std::io::Error),
@@ -155,10 +153,7 @@ impl ChatTemplate {
         })
     }
 
-    fn environment(
-        &self,
-        limits: &TemplateLimits,
-    ) -> Result<minijinja::Environment<'static>, TemplateError> {
+    fn environment(&self, limits: &TemplateLimits) -> Result<minijinja::Environment<'static>, TemplateError> {
         if self.source.len() > limits.max_source_bytes {
             return Err(TemplateError::SourceTooLarge(self.source.len()));
         }
@@ -169,10 +164,7 @@ impl ChatTemplate {
         env.add_function(
             "raise_exception",
             |msg: String| -> Result<String, minijinja::Error> {
-                Err(minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    msg,
-                ))
+                Err(minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, msg))
             },
         );
         env.add_template_owned("chat", self.source.clone())
@@ -204,11 +196,7 @@ impl ChatTemplate {
     }
 
     /// Renders one conversation in this process (see [`Self::render_all`] for the caveat).
-    pub fn render(
-        &self,
-        request: &RenderRequest,
-        limits: &TemplateLimits,
-    ) -> Result<String, TemplateError> {
+    pub fn render(&self, request: &RenderRequest, limits: &TemplateLimits) -> Result<String, TemplateError> {
         let env = self.environment(limits)?;
         self.render_one(&env, request, limits)
     }
@@ -232,8 +220,9 @@ impl ChatTemplate {
             overflowed: false,
         };
         match tmpl.render_captured_to(ctx, &mut out) {
-            Ok(_) => String::from_utf8(out.buf)
-                .map_err(|_| TemplateError::Protocol("non-UTF-8 output".into())),
+            Ok(_) => {
+                String::from_utf8(out.buf).map_err(|_| TemplateError::Protocol("non-UTF-8 output".into()))
+            }
             Err(_) if out.overflowed => Err(TemplateError::OutputTooLarge(limits.max_output_bytes)),
             Err(e) => Err(TemplateError::Render(e)),
         }
@@ -289,10 +278,7 @@ impl Sandbox {
 
     /// The running binary, re-executed with [`SANDBOX_ARG`].
     pub fn current_exe() -> std::io::Result<Self> {
-        Ok(Self::new(
-            std::env::current_exe()?,
-            vec![SANDBOX_ARG.to_string()],
-        ))
+        Ok(Self::new(std::env::current_exe()?, vec![SANDBOX_ARG.to_string()]))
     }
 
     /// Renders every request in one child process. The outer error means the whole batch failed
@@ -309,8 +295,7 @@ impl Sandbox {
             cpu_limit_secs: self.cpu_limit_secs,
             requests: requests.to_vec(),
         };
-        let payload =
-            serde_json::to_vec(&request).map_err(|e| TemplateError::Protocol(e.to_string()))?;
+        let payload = serde_json::to_vec(&request).map_err(|e| TemplateError::Protocol(e.to_string()))?;
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::piped())
@@ -433,10 +418,7 @@ mod tests {
 
     fn conv() -> RenderRequest {
         RenderRequest {
-            messages: vec![
-                ChatMessage::new("system", "S"),
-                ChatMessage::new("user", "U"),
-            ],
+            messages: vec![ChatMessage::new("system", "S"), ChatMessage::new("user", "U")],
             add_generation_prompt: true,
         }
     }
@@ -462,9 +444,7 @@ mod tests {
 
     #[test]
     fn endless_loops_run_out_of_fuel() {
-        let t = tmpl(
-            "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-        );
+        let t = tmpl("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}");
         assert!(matches!(
             t.render(&conv(), &TemplateLimits::default()),
             Err(TemplateError::Render(_))
@@ -483,9 +463,7 @@ mod tests {
     #[test]
     fn raise_exception_is_a_render_error() {
         let t = tmpl("{{ raise_exception('roles must alternate') }}");
-        let err = t
-            .render(&conv(), &TemplateLimits::default())
-            .expect_err("raises");
+        let err = t.render(&conv(), &TemplateLimits::default()).expect_err("raises");
         assert!(err.to_string().contains("roles must alternate"));
     }
 
@@ -497,11 +475,7 @@ mod tests {
         });
         let t = ChatTemplate::from_tokenizer_config(cfg.to_string().as_bytes()).expect("parses");
         assert_eq!(
-            (
-                t.source.as_str(),
-                t.bos_token.as_str(),
-                t.eos_token.as_str()
-            ),
+            (t.source.as_str(), t.bos_token.as_str(), t.eos_token.as_str()),
             ("d", "<s>", "</s>")
         );
         assert!(matches!(

@@ -207,10 +207,7 @@ pub fn write_package(
         .save(dir.join("tokenizer.json"), false)
         .map_err(TinyError::Tokenizer)?;
     let tc = chatml_tokenizer_config(SPECIAL_TOKENS[0], SPECIAL_TOKENS[2]);
-    std::fs::write(
-        dir.join("tokenizer_config.json"),
-        serde_json::to_vec_pretty(&tc)?,
-    )?;
+    std::fs::write(dir.join("tokenizer_config.json"), serde_json::to_vec_pretty(&tc)?)?;
     std::fs::write(
         dir.join("generation_config.json"),
         serde_json::to_vec_pretty(&serde_json::json!({"bos_token_id": 0, "eos_token_id": 2}))?,

@@ -73,10 +73,7 @@ pub enum LoadError {
 pub fn probe_conversation() -> Vec<ChatMessage> {
     vec![
         ChatMessage::new("system", "You are Mirela, a warm and observant innkeeper."),
-        ChatMessage::new(
-            "user",
-            "The storm took our roof last night. Do you have a room?",
-        ),
+        ChatMessage::new("user", "The storm took our roof last night. Do you have a room?"),
         ChatMessage::new(
             "assistant",
             "Come in out of the rain, love. There is always a room for you here.",
@@ -93,11 +90,10 @@ pub fn validate(
     let files = package::scan(dir, competition.max_file_bytes, competition.max_total_bytes)?;
 
     let config_bytes = files.read_json_bytes(package::CONFIG, package::JSON_LIMIT)?;
-    let config = ModelConfig::parse(&config_bytes, &ConfigBounds::default()).map_err(|e| {
-        Rejection::BadConfig {
+    let config =
+        ModelConfig::parse(&config_bytes, &ConfigBounds::default()).map_err(|e| Rejection::BadConfig {
             detail: e.to_string(),
-        }
-    })?;
+        })?;
     if !competition.architectures.contains(&config.architecture) {
         return Err(Rejection::ArchitectureNotAllowed {
             architecture: config.architecture.to_string(),
@@ -131,10 +127,7 @@ pub fn validate(
     if tensors.len() != expected.len() {
         let known: std::collections::HashSet<&String> = expected.iter().map(|(n, _)| n).collect();
         if let Some(extra) = tensors.keys().find(|n| !known.contains(n)) {
-            return Err(Rejection::UnexpectedTensor {
-                name: extra.clone(),
-            }
-            .into());
+            return Err(Rejection::UnexpectedTensor { name: extra.clone() }.into());
         }
     }
     let parameters: u64 = tensors.values().map(TensorEntry::elements).sum();
@@ -149,19 +142,19 @@ pub fn validate(
     }
 
     let tokenizer_bytes = files.read_json_bytes(package::TOKENIZER, package::TOKENIZER_LIMIT)?;
-    let tokenizer = tokenizers::Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| {
-        Rejection::BadTokenizer {
+    let tokenizer =
+        tokenizers::Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| Rejection::BadTokenizer {
             detail: e.to_string(),
-        }
-    })?;
-    let max_id = tokenizer
-        .get_vocab(true)
-        .values()
-        .copied()
-        .max()
-        .ok_or_else(|| Rejection::BadTokenizer {
-            detail: "empty vocabulary".into(),
         })?;
+    let max_id =
+        tokenizer
+            .get_vocab(true)
+            .values()
+            .copied()
+            .max()
+            .ok_or_else(|| Rejection::BadTokenizer {
+                detail: "empty vocabulary".into(),
+            })?;
     if max_id as usize >= config.vocab_size {
         return Err(Rejection::VocabMismatch {
             max_id: max_id.into(),
@@ -220,7 +213,10 @@ fn check_template(template: &ChatTemplate, sandbox: &Sandbox) -> Result<(), Vali
                 Some(i) => at += i + m.content.len(),
                 None => {
                     return Err(Rejection::BadChatTemplate {
-                        detail: format!("the rendered conversation lacks the {} message (or has it out of order)", m.role),
+                        detail: format!(
+                            "the rendered conversation lacks the {} message (or has it out of order)",
+                            m.role
+                        ),
                     }
                     .into());
                 }
@@ -232,21 +228,13 @@ fn check_template(template: &ChatTemplate, sandbox: &Sandbox) -> Result<(), Vali
 
 /// The dtype weights run in on a device: f32 on CPU (bitwise reproducible), bf16 on GPUs.
 pub fn dtype_for(device: &Device) -> DType {
-    if device.is_cpu() {
-        DType::F32
-    } else {
-        DType::BF16
-    }
+    if device.is_cpu() { DType::F32 } else { DType::BF16 }
 }
 
 /// Checks one loaded tensor: finite everywhere and a sane root-mean-square.
 fn check_tensor(name: &str, t: &Tensor) -> Result<(), LoadError> {
     let n = t.elem_count().max(1) as f64;
-    let sumsq = t
-        .to_dtype(DType::F32)?
-        .sqr()?
-        .sum_all()?
-        .to_scalar::<f32>()? as f64;
+    let sumsq = t.to_dtype(DType::F32)?.sqr()?.sum_all()?.to_scalar::<f32>()? as f64;
     if !sumsq.is_finite() {
         return Err(LoadError::Rejected(Rejection::NonFinite {
             name: name.to_string(),

@@ -12,11 +12,7 @@ use kindred_scoring::tiny::{TinySpec, random_weights};
 
 /// Logits of candle-transformers run on growing prefixes: row p is the next-token distribution
 /// after tokens[..=p].
-fn reference_logits(
-    cfg: &ModelConfig,
-    weights: &HashMap<String, Tensor>,
-    tokens: &[u32],
-) -> Vec<Vec<f32>> {
+fn reference_logits(cfg: &ModelConfig, weights: &HashMap<String, Tensor>, tokens: &[u32]) -> Vec<Vec<f32>> {
     let dev = Device::Cpu;
     let vb = VarBuilder::from_tensors(weights.clone(), DType::F32, &dev);
     let mut hf = cfg.to_hf_json();
@@ -29,11 +25,7 @@ fn reference_logits(
             .and_then(|t| t.unsqueeze(0))
             .expect("input")
     };
-    let last = |t: Tensor| {
-        t.flatten_all()
-            .and_then(|t| t.to_vec1::<f32>())
-            .expect("logits")
-    };
+    let last = |t: Tensor| t.flatten_all().and_then(|t| t.to_vec1::<f32>()).expect("logits");
     let n = tokens.len();
     match cfg.architecture {
         Architecture::Llama => {
@@ -93,8 +85,7 @@ fn setup(arch: Architecture) -> (ModelConfig, HashMap<String, Tensor>, CausalLm)
     spec.init_std = 0.2;
     let cfg = spec.config();
     let weights = random_weights(&cfg, spec.init_std, spec.seed).expect("weights");
-    let model = CausalLm::from_tensors(&cfg, weights.clone(), 256, DType::F32, &Device::Cpu)
-        .expect("model");
+    let model = CausalLm::from_tensors(&cfg, weights.clone(), 256, DType::F32, &Device::Cpu).expect("model");
     (cfg, weights, model)
 }
 
@@ -104,10 +95,7 @@ const TOL: f32 = 2e-4;
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
 fn agrees_with_candle_transformers(arch: Architecture) {
@@ -132,9 +120,7 @@ fn agrees_with_candle_transformers(arch: Architecture) {
         tokens: TOKENS.to_vec(),
         target_start: 4,
     };
-    let scored = model
-        .score_batch(&[short.clone(), long.clone()])
-        .expect("score");
+    let scored = model.score_batch(&[short.clone(), long.clone()]).expect("score");
     for (req, got) in [short, long].iter().zip(&scored) {
         let want: Vec<f32> = (req.target_start..req.tokens.len())
             .map(|k| log_softmax(&reference[k - 1])[req.tokens[k] as usize])
@@ -182,9 +168,7 @@ fn scoring_is_bitwise_deterministic_for_a_fixed_batch() {
 #[test]
 fn kv_cache_decoding_matches_full_recompute() {
     let (_, _, model) = setup(Architecture::Qwen2);
-    let generated = model
-        .generate_greedy(&TOKENS[..4], 10, &[])
-        .expect("generate");
+    let generated = model.generate_greedy(&TOKENS[..4], 10, &[]).expect("generate");
     assert_eq!(generated.len(), 10);
     // Without a cache: argmax of the full forward's last row, one token at a time.
     let mut seq = TOKENS[..4].to_vec();
@@ -247,5 +231,43 @@ fn native_and_portable_paths_agree() {
     assert_eq!(
         native.generate_greedy(&TOKENS[..3], 8, &[]).expect("n"),
         portable.generate_greedy(&TOKENS[..3], 8, &[]).expect("p")
+    );
+}
+
+#[test]
+fn eq_logits_mode_gives_deterministic_intensities_in_range() {
+    use kindred_scoring::eq::{EqItem, answer_by_logits, question_prompt};
+    let (_, _, model) = setup(Architecture::Llama);
+    let tokenizer = kindred_scoring::tiny::tiny_tokenizer().expect("tokenizer");
+    let item = EqItem {
+        id: "t".into(),
+        characters: vec!["Mara".into(), "Teodor".into()],
+        subject: "Mara".into(),
+        dialogue: "Mara: You came.\nTeodor: I said I would.".into(),
+        emotions: ["Relieved".into(), "Angry".into(), "Shy".into(), "Hopeful".into()],
+        reference: [7.0, 0.0, 2.0, 5.0],
+    };
+    let prompt = format!(
+        "<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n",
+        question_prompt(&item)
+    );
+    let ids = tokenizer.encode(prompt.as_str(), false).expect("encode");
+    let ids = &ids.get_ids()[ids.len().saturating_sub(200)..];
+    let a = answer_by_logits(&model, &tokenizer, ids, &item.emotions).expect("answer");
+    assert!(a.iter().all(|v| (0.0..=10.0).contains(v)), "{a:?}");
+    let b = answer_by_logits(&model, &tokenizer, ids, &item.emotions).expect("answer");
+    assert_eq!(a.map(f32::to_bits), b.map(f32::to_bits));
+    let (_, _, other) = {
+        let mut spec = TinySpec::new(Architecture::Llama, 99);
+        spec.init_std = 0.2;
+        let cfg = spec.config();
+        let w = random_weights(&cfg, spec.init_std, spec.seed).expect("weights");
+        let m = CausalLm::from_tensors(&cfg, w.clone(), 256, DType::F32, &Device::Cpu).expect("model");
+        (cfg, w, m)
+    };
+    assert_ne!(
+        a,
+        answer_by_logits(&other, &tokenizer, ids, &item.emotions).expect("answer"),
+        "a different model answers differently"
     );
 }

@@ -47,8 +47,7 @@ fn save_weights(dir: &Path, w: &HashMap<String, Tensor>) {
 }
 
 fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(path).expect("read")).expect("json");
     f(&mut v);
     std::fs::write(path, v.to_string()).expect("write");
 }
@@ -57,8 +56,7 @@ fn edit_json(path: &Path, f: impl FnOnce(&mut serde_json::Value)) {
 fn well_formed_packages_pass_and_load_for_every_architecture() {
     for arch in Architecture::ALL {
         let (_tmp, dir) = tiny_package(arch);
-        let v = validate(&dir, &Competition::dev(), &sandbox())
-            .unwrap_or_else(|e| panic!("{arch}: {e}"));
+        let v = validate(&dir, &Competition::dev(), &sandbox()).unwrap_or_else(|e| panic!("{arch}: {e}"));
         assert_eq!(v.parameters, v.config.parameter_count());
         assert_eq!(v.config.architecture, arch);
         load(&v, &Device::Cpu).unwrap_or_else(|e| panic!("{arch}: {e}"));
@@ -121,10 +119,7 @@ fn missing_required_files_are_named() {
     ] {
         let (_tmp, dir) = tiny_package(Architecture::Llama);
         std::fs::remove_file(dir.join(file)).expect("remove");
-        assert_eq!(
-            rejection(&dir),
-            Rejection::MissingFile { file: file.into() }
-        );
+        assert_eq!(rejection(&dir), Rejection::MissingFile { file: file.into() });
     }
 }
 
@@ -190,12 +185,10 @@ fn sharded_packages_pass_and_shard_tricks_are_refused() {
 fn tensors_duplicated_across_shards_are_refused() {
     let (_tmp, dir) = tiny_package(Architecture::Llama);
     shard(&dir);
-    let a =
-        candle_core::safetensors::load(dir.join("model-00001-of-00002.safetensors"), &Device::Cpu)
-            .expect("a");
-    let mut b =
-        candle_core::safetensors::load(dir.join("model-00002-of-00002.safetensors"), &Device::Cpu)
-            .expect("b");
+    let a = candle_core::safetensors::load(dir.join("model-00001-of-00002.safetensors"), &Device::Cpu)
+        .expect("a");
+    let mut b = candle_core::safetensors::load(dir.join("model-00002-of-00002.safetensors"), &Device::Cpu)
+        .expect("b");
     let (k, v) = a.iter().next().expect("one tensor");
     b.insert(k.clone(), v.clone());
     candle_core::safetensors::save(&b, dir.join("model-00002-of-00002.safetensors")).expect("save");
@@ -312,11 +305,7 @@ fn parameter_band_is_enforced() {
 #[test]
 fn tokenizer_rules_are_enforced() {
     let (_tmp, dir) = tiny_package(Architecture::Llama);
-    std::fs::write(
-        dir.join("tokenizer.json"),
-        br#"{"model": {"type": "Nonsense"}}"#,
-    )
-    .expect("write");
+    std::fs::write(dir.join("tokenizer.json"), br#"{"model": {"type": "Nonsense"}}"#).expect("write");
     assert_eq!(rejection(&dir).code(), "bad_tokenizer");
 
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -348,15 +337,11 @@ fn hostile_or_useless_chat_templates_are_refused() {
         ("raises", Some("{{ raise_exception('no system role') }}")),
         (
             "drops the user",
-            Some(
-                "{% for m in messages %}{% if m.role != 'user' %}{{ m.content }}{% endif %}{% endfor %}",
-            ),
+            Some("{% for m in messages %}{% if m.role != 'user' %}{{ m.content }}{% endif %}{% endfor %}"),
         ),
         (
             "endless loop",
-            Some(
-                "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
-            ),
+            Some("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
         ),
         (
             "huge output",
@@ -402,10 +387,7 @@ fn non_finite_or_absurd_weights_are_refused_after_loading() {
         let mut w = weights(&dir);
         let name = "model.layers.1.mlp.down_proj.weight";
         let t = w[name].clone();
-        let poisoned = t
-            .ones_like()
-            .and_then(|o| o * value as f64)
-            .expect("poison");
+        let poisoned = t.ones_like().and_then(|o| o * value as f64).expect("poison");
         w.insert(
             name.into(),
             if value.is_nan() {
