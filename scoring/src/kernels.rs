@@ -80,20 +80,18 @@ fn batched_sgemm(
 ) -> Vec<f32> {
     blas::single_threaded();
     let mut c = vec![0f32; batch * m * n];
-    if m < 16 && batch == 1 && trans_b {
-        // Decoding: one or a few rows. Split the output columns instead, computing
-        // cᵀ = b · aᵀ in row blocks, then transpose the thin result back.
-        let mut ct = vec![0f32; n * m];
-        let tasks: Vec<(usize, &mut [f32])> = ct.chunks_mut(DECODE_COLS_PER_TASK * m).enumerate().collect();
-        tasks.into_par_iter().for_each(|(j, block)| {
-            let rows = block.len() / m;
-            let start = j * DECODE_COLS_PER_TASK;
-            blas::sgemm(true, rows, m, k, &b[start * k..(start + rows) * k], a, block);
-        });
-        for (j, row) in ct.chunks(m).enumerate() {
-            for (i, v) in row.iter().enumerate() {
-                c[i * n + j] = *v;
-            }
+    if m <= 8 && batch == 1 && trans_b {
+        // Decoding: a few rows against a weight matrix is a matrix–vector product per row;
+        // sgemm would re-pack the whole weight for every call. Output columns are split over
+        // the threads in fixed blocks.
+        for (i, c_row) in c.chunks_mut(n).enumerate() {
+            let x = &a[i * k..(i + 1) * k];
+            let tasks: Vec<(usize, &mut [f32])> =
+                c_row.chunks_mut(DECODE_COLS_PER_TASK).enumerate().collect();
+            tasks.into_par_iter().for_each(|(j, y)| {
+                let start = j * DECODE_COLS_PER_TASK;
+                blas::sgemv(&b[start * k..(start + y.len()) * k], k, x, y);
+            });
         }
         return c;
     }
@@ -312,6 +310,20 @@ mod blas {
 
     unsafe extern "C" {
         fn openblas_set_num_threads(n: c_int);
+        fn cblas_sgemv(
+            order: c_int,
+            trans: c_int,
+            m: c_int,
+            n: c_int,
+            alpha: f32,
+            a: *const f32,
+            lda: c_int,
+            x: *const f32,
+            incx: c_int,
+            beta: f32,
+            y: *mut f32,
+            incy: c_int,
+        );
         fn cblas_sgemm(
             order: c_int,
             trans_a: c_int,
@@ -328,6 +340,31 @@ mod blas {
             c: *mut f32,
             ldc: c_int,
         );
+    }
+
+    /// `y = w · x` for a row-major `w` of `y.len()` rows and `k` columns.
+    pub fn sgemv(w: &[f32], k: usize, x: &[f32], y: &mut [f32]) {
+        let rows = y.len();
+        assert!(w.len() >= rows * k && x.len() >= k, "sgemv slice too short");
+        assert!(rows.max(k) <= c_int::MAX as usize, "sgemv dimension overflow");
+        // SAFETY: `w` holds rows·k elements, `x` k and `y` rows, exactly what a row-major sgemv
+        // with lda = k and unit strides reads and writes; `y` is exclusively borrowed.
+        unsafe {
+            cblas_sgemv(
+                ROW_MAJOR,
+                NO_TRANS,
+                rows as c_int,
+                k as c_int,
+                1.0,
+                w.as_ptr(),
+                k as c_int,
+                x.as_ptr(),
+                1,
+                0.0,
+                y.as_mut_ptr(),
+                1,
+            );
+        }
     }
 
     /// Kindred parallelises over independent blocks itself; OpenBLAS's own threads would
@@ -374,6 +411,10 @@ mod blas {
 #[cfg(not(kindred_openblas))]
 mod blas {
     pub fn single_threaded() {}
+
+    pub fn sgemv(_: &[f32], _: usize, _: &[f32], _: &mut [f32]) {
+        unreachable!("sgemv called without OpenBLAS")
+    }
 
     /// Unreachable without OpenBLAS: callers take candle's path when `OPENBLAS` is false.
     pub fn sgemm(_: bool, _: usize, _: usize, _: usize, _: &[f32], _: &[f32], _: &mut [f32]) {

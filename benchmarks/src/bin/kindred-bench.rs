@@ -54,6 +54,21 @@ enum Bench {
         #[arg(long, env = "KINDRED_BENCH_PEAK_GFLOPS", default_value_t = 200.0)]
         peak_gflops: f64,
     },
+    /// EQ questions answered in the logits mode: score (EQ-Bench v2 formula, 0–100) and time.
+    Eq {
+        /// Model package; SmolLM2-135M-Instruct when absent.
+        #[arg(long, env = "KINDRED_BENCH_MODEL")]
+        model: Option<PathBuf>,
+        /// An EQ-Bench v2 questions file instead of Kindred's bank.
+        #[arg(long, env = "KINDRED_BENCH_EQBENCH")]
+        eqbench: Option<PathBuf>,
+        /// Epoch seed (hex).
+        #[arg(long, env = "KINDRED_BENCH_SEED", default_value = "6b696e64726564")]
+        seed: String,
+        /// Questions to draw for the epoch.
+        #[arg(long, env = "KINDRED_BENCH_COUNT", default_value_t = 24)]
+        count: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -61,6 +76,12 @@ fn main() -> anyhow::Result<()> {
         std::process::exit(serve_sandbox());
     }
     match Cli::parse().command {
+        Bench::Eq {
+            model,
+            eqbench,
+            seed,
+            count,
+        } => eq_bench(model, eqbench, &seed, count),
         Bench::Scoring {
             model,
             items,
@@ -128,4 +149,69 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn load_model(
+    model: Option<PathBuf>,
+) -> anyhow::Result<(kindred_scoring::ValidatedModel, kindred_scoring::CausalLm)> {
+    let dir = match model {
+        Some(m) => m,
+        None => smollm2::package_dir()?,
+    };
+    let sandbox = Sandbox::current_exe()?;
+    let validated = validate(&dir, &Competition::small(), &sandbox)
+        .or_else(|_| validate(&dir, &Competition::dev(), &sandbox))
+        .with_context(|| format!("validating {}", dir.display()))?;
+    let model = kindred_scoring::load(&validated, &Device::Cpu)?;
+    Ok((validated, model))
+}
+
+fn eq_bench(
+    model: Option<PathBuf>,
+    eqbench: Option<PathBuf>,
+    seed: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    use kindred_scoring::eq;
+    use kindred_scoring::template::{ChatMessage, RenderRequest};
+    let seed = (0..seed.len() / 2)
+        .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .context("--seed must be hex")?;
+    let bank = match &eqbench {
+        Some(path) => eq::parse_eqbench(&std::fs::read_to_string(path)?)?,
+        None => kindred_benchmarks::suites::eq_bank()?,
+    };
+    let items = eq::epoch_items(&bank, &seed, count);
+    let (validated, model) = load_model(model)?;
+    let requests: Vec<RenderRequest> = items
+        .iter()
+        .map(|i| RenderRequest {
+            messages: vec![ChatMessage::new("user", &eq::question_prompt(i))],
+            add_generation_prompt: true,
+        })
+        .collect();
+    let prompts = Sandbox::current_exe()?.render_all(&validated.chat_template, &requests)?;
+    let started = Instant::now();
+    let mut total = 0.0;
+    for (item, prompt) in items.iter().zip(prompts) {
+        let prompt = prompt?;
+        let ids = validated
+            .tokenizer
+            .encode(prompt.as_str(), false)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let values = eq::answer_by_logits(&model, &validated.tokenizer, ids.get_ids(), &item.emotions)?;
+        total += kindred_scoring::eqbench::intensity_score(item, &values);
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "eq (logits mode): {} questions from {}, score {:.2} / 100, {:.2} s per question",
+        items.len(),
+        eqbench
+            .as_ref()
+            .map_or("kindred-eq-v1".to_string(), |p| p.display().to_string()),
+        10.0 * total / items.len().max(1) as f64,
+        secs / items.len().max(1) as f64
+    );
+    Ok(())
 }
