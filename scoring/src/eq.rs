@@ -9,7 +9,8 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use crate::seed::SeedStream;
 
 /// One question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -212,50 +213,6 @@ pub fn parse_eqbench(text: &str) -> Result<Vec<EqItem>, EqError> {
         .collect::<Result<_, _>>()?;
     items.sort_by_key(|i| (i.id.parse::<u64>().unwrap_or(u64::MAX), i.id.clone()));
     Ok(items)
-}
-
-/// A deterministic stream of numbers from an epoch seed and a label.
-#[derive(Debug, Clone)]
-pub struct SeedStream(u64);
-
-impl SeedStream {
-    pub fn new(seed: &[u8], label: &str) -> Self {
-        let h = Sha256::new()
-            .chain_update(seed)
-            .chain_update([0])
-            .chain_update(label.as_bytes())
-            .finalize();
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(&h[..8]);
-        Self(u64::from_le_bytes(bytes))
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        // SplitMix64: simple, fast and identical on every platform.
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0), without modulo bias.
-    pub fn below(&mut self, n: usize) -> usize {
-        let n = n as u64;
-        let zone = u64::MAX - u64::MAX % n;
-        loop {
-            let v = self.next_u64();
-            if v < zone {
-                return (v % n) as usize;
-            }
-        }
-    }
-
-    pub fn shuffle<T>(&mut self, items: &mut [T]) {
-        for i in (1..items.len()).rev() {
-            items.swap(i, self.below(i + 1));
-        }
-    }
 }
 
 /// Names the per-epoch perturbation draws from: varied, and none is an English word or a

@@ -12,6 +12,7 @@
 //! - [`package`]: the package's files (allow-list, sizes, shards) and safetensors headers.
 //! - [`template`]: chat templates rendered under fuel/output limits, in a resource-capped child
 //!   process for untrusted ones.
+//! - [`seed`]: deterministic randomness from epoch seeds.
 //! - [`rejection`]: why a package was refused, as data with a stable code.
 //! - [`validate`]: every rule before loading → [`validate::ValidatedModel`]; loading with
 //!   post-load weight checks → [`model::CausalLm`].
@@ -30,6 +31,7 @@ pub mod kernels;
 pub mod model;
 pub mod package;
 pub mod rejection;
+pub mod seed;
 pub mod template;
 pub mod tiny;
 pub mod validate;

@@ -81,12 +81,15 @@ pub enum TemplateError {
     Spawn(#[source] std::io::Error),
     #[error("the template sandbox answered nonsense: {0}")]
     Protocol(String),
+    #[error("the template sandbox cannot render even a trivial template ({0}); this machine's fault")]
+    Broken(String),
 }
 
 impl TemplateError {
-    /// Spawn and protocol failures are ours; everything else is the template's fault.
+    /// Spawn, protocol and broken-sandbox failures are ours; everything else is the
+    /// template's fault.
     pub fn is_infrastructure(&self) -> bool {
-        matches!(self, Self::Spawn(_) | Self::Protocol(_))
+        matches!(self, Self::Spawn(_) | Self::Protocol(_) | Self::Broken(_))
     }
 }
 
@@ -283,7 +286,37 @@ impl Sandbox {
 
     /// Renders every request in one child process. The outer error means the whole batch failed
     /// (deadline, resource cap, spawn failure); inner errors are per conversation.
+    ///
+    /// A killed child is blamed on the template only after a trivial template renders fine in
+    /// the same sandbox; otherwise the sandbox itself is broken here (an allocator that cannot
+    /// live under the memory cap, an overloaded machine) and the error is ours, not the miner's.
     pub fn render_all(
+        &self,
+        template: &ChatTemplate,
+        requests: &[RenderRequest],
+    ) -> Result<Vec<Result<String, TemplateError>>, TemplateError> {
+        match self.render_once(template, requests) {
+            Err(e @ (TemplateError::ResourceLimit(_) | TemplateError::Timeout(_))) => {
+                let canary = ChatTemplate {
+                    source: "{% for m in messages %}{{ m.content }}{% endfor %}".into(),
+                    bos_token: String::new(),
+                    eos_token: String::new(),
+                };
+                let probe = RenderRequest {
+                    messages: vec![ChatMessage::new("user", "ok")],
+                    add_generation_prompt: false,
+                };
+                match self.render_once(&canary, &[probe]) {
+                    Ok(out) if matches!(out.first(), Some(Ok(text)) if text == "ok") => Err(e),
+                    Ok(_) => Err(TemplateError::Broken("the canary rendered wrongly".into())),
+                    Err(canary_err) => Err(TemplateError::Broken(canary_err.to_string())),
+                }
+            }
+            other => other,
+        }
+    }
+
+    fn render_once(
         &self,
         template: &ChatTemplate,
         requests: &[RenderRequest],
@@ -301,6 +334,9 @@ impl Sandbox {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            // mimalloc (used by Kindred's binaries) reserves 1 GiB arenas by default, which the
+            // address-space cap forbids; smaller arenas keep the child working under the cap.
+            .env("MIMALLOC_ARENA_RESERVE", "64MiB")
             .spawn()
             .map_err(TemplateError::Spawn)?;
         let mut stdin = child

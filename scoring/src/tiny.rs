@@ -13,6 +13,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Tokenizer};
 
 use crate::config::{Architecture, ModelConfig};
+use crate::seed::SeedStream;
 
 /// Special tokens of the tiny tokenizer, at ids 0, 1, 2.
 pub const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
@@ -91,37 +92,19 @@ impl TinySpec {
     }
 }
 
-/// A small, seeded source of normal deviates (SplitMix64 + Box–Muller): reproducible across
-/// machines, unlike candle's thread-local RNG.
+/// Seeded normal deviates as tensors: reproducible across machines, unlike candle's
+/// thread-local RNG.
 #[derive(Debug, Clone)]
-pub struct SeededNormal(u64);
+pub struct SeededNormal(SeedStream);
 
 impl SeededNormal {
     pub fn new(seed: u64) -> Self {
-        Self(seed ^ 0x9E37_79B9_7F4A_7C15)
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    fn uniform(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
-    }
-
-    pub fn sample(&mut self) -> f32 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+        Self(SeedStream::from_u64(seed))
     }
 
     pub fn tensor(&mut self, shape: &[usize], mean: f32, std: f32) -> candle_core::Result<Tensor> {
         let n = shape.iter().product();
-        let data: Vec<f32> = (0..n).map(|_| mean + std * self.sample()).collect();
+        let data: Vec<f32> = (0..n).map(|_| mean + std * self.0.normal()).collect();
         Tensor::from_vec(data, shape, &Device::Cpu)
     }
 }

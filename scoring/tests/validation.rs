@@ -427,3 +427,20 @@ fn sandbox_memory_cap_holds_where_fuel_does_not() {
         other => panic!("expected the memory cap to kill the render, got {other:?}"),
     }
 }
+
+#[test]
+fn a_sandbox_that_cannot_work_is_our_fault_not_the_miners() {
+    let (_tmp, dir) = tiny_package(Architecture::Llama);
+    // A sandbox whose child dies whatever it is asked to render (here: `false`), as one broken
+    // by its environment would; the trivial canary template fails too, so nobody blames the
+    // package.
+    let sb = Sandbox::new(PathBuf::from("false"), Vec::new());
+    match validate(&dir, &Competition::dev(), &sb) {
+        Err(ValidateError::Sandbox(e)) => assert!(e.is_infrastructure(), "{e}"),
+        Err(ValidateError::Rejected(r)) => panic!("a broken sandbox was blamed on the miner: {r}"),
+        other => panic!(
+            "expected a sandbox failure, got {:?}",
+            other.map(|v| v.parameters)
+        ),
+    }
+}

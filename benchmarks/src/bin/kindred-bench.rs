@@ -12,7 +12,7 @@ use candle_core::Device;
 use clap::{Parser, Subcommand};
 use kindred_benchmarks::{perf, shared_dir, smollm2};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
-use kindred_scoring::{Competition, validate};
+use kindred_scoring::{Competition, Rejection, validate};
 
 // Forward passes allocate large, short-lived buffers; glibc returns them to the kernel and
 // page-faults them back in on every operation, mimalloc keeps them.
@@ -90,20 +90,12 @@ fn main() -> anyhow::Result<()> {
             decode_tokens,
             peak_gflops,
         } => {
-            let model_dir = match model {
-                Some(m) => m,
-                None => smollm2::package_dir()?,
-            };
             let items_path = items.unwrap_or_else(|| shared_dir().join("perf/items.jsonl"));
             let mut items = perf::load_items(&items_path)?;
             if let Some(n) = limit {
                 items.truncate(n);
             }
-            let sandbox = Sandbox::current_exe()?;
-            let validated = validate(&model_dir, &Competition::small(), &sandbox)
-                .or_else(|_| validate(&model_dir, &Competition::dev(), &sandbox))
-                .with_context(|| format!("validating {}", model_dir.display()))?;
-            let model = kindred_scoring::load(&validated, &Device::Cpu)?;
+            let (model_dir, validated, model) = load_model(model)?;
             let requests = perf::tokenize(&validated.tokenizer, &items)?;
             let total_tokens: usize = requests.iter().map(|r| r.tokens.len()).sum();
             let threads = std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all cores".into());
@@ -151,19 +143,30 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The package at `model` (SmolLM2 when absent), validated as a validator would (in `small`,
+/// or in `dev` for tiny models) and loaded.
 fn load_model(
     model: Option<PathBuf>,
-) -> anyhow::Result<(kindred_scoring::ValidatedModel, kindred_scoring::CausalLm)> {
+) -> anyhow::Result<(
+    PathBuf,
+    kindred_scoring::ValidatedModel,
+    kindred_scoring::CausalLm,
+)> {
+    use kindred_scoring::validate::ValidateError;
     let dir = match model {
         Some(m) => m,
         None => smollm2::package_dir()?,
     };
     let sandbox = Sandbox::current_exe()?;
-    let validated = validate(&dir, &Competition::small(), &sandbox)
-        .or_else(|_| validate(&dir, &Competition::dev(), &sandbox))
-        .with_context(|| format!("validating {}", dir.display()))?;
+    let validated = match validate(&dir, &Competition::small(), &sandbox) {
+        Err(ValidateError::Rejected(Rejection::ParameterCount { .. })) => {
+            validate(&dir, &Competition::dev(), &sandbox)
+        }
+        other => other,
+    }
+    .with_context(|| format!("validating {}", dir.display()))?;
     let model = kindred_scoring::load(&validated, &Device::Cpu)?;
-    Ok((validated, model))
+    Ok((dir, validated, model))
 }
 
 fn eq_bench(
@@ -183,7 +186,7 @@ fn eq_bench(
         None => kindred_benchmarks::suites::eq_bank()?,
     };
     let items = eq::epoch_items(&bank, &seed, count);
-    let (validated, model) = load_model(model)?;
+    let (_, validated, model) = load_model(model)?;
     let requests: Vec<RenderRequest> = items
         .iter()
         .map(|i| RenderRequest {
