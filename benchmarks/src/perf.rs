@@ -48,13 +48,7 @@ pub fn tokenize(tokenizer: &tokenizers::Tokenizer, items: &[Item]) -> anyhow::Re
         .collect()
 }
 
-/// Batches of item indices: sorted by length (ties by index) so padding is minimal, then cut into
-/// runs of `batch_size`. A function of the items only, never of timing.
-pub fn plan_batches(requests: &[ScoreRequest], batch_size: usize) -> Vec<Vec<usize>> {
-    let mut order: Vec<usize> = (0..requests.len()).collect();
-    order.sort_by_key(|&i| (requests[i].tokens.len(), i));
-    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
-}
+pub use kindred_scoring::dialogue::plan_batches;
 
 /// The outcome of scoring a set of items.
 #[derive(Debug, Clone)]
@@ -129,22 +123,4 @@ pub fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn batch_plan_is_length_sorted_and_complete() {
-        let reqs: Vec<ScoreRequest> = [5, 3, 9, 3, 7]
-            .iter()
-            .map(|&n| ScoreRequest {
-                tokens: vec![1; n],
-                target_start: 1,
-            })
-            .collect();
-        let plan = plan_batches(&reqs, 2);
-        assert_eq!(plan, vec![vec![1, 3], vec![0, 4], vec![2]]);
-    }
 }

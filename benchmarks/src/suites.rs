@@ -4,8 +4,8 @@
 //! - `suites/dialogue/kindred-dialogue-v1.jsonl`: 64 original roleplay dialogues (the default
 //!   held-out dialogue set).
 
+use kindred_scoring::dialogue::{Dialogue, Speaker, Turn};
 use kindred_scoring::eq::{self, EqError, EqItem};
-use serde::Deserialize;
 
 pub const EQ_BANK_VERSION: &str = "kindred-eq-v1";
 const EQ_BANK: &str = include_str!("../suites/eq/kindred-eq-v1.jsonl");
@@ -18,30 +18,75 @@ pub fn eq_bank() -> Result<Vec<EqItem>, EqError> {
     eq::parse_bank(EQ_BANK)
 }
 
-/// Who speaks a turn of a roleplay dialogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Speaker {
-    /// The user's character.
-    Partner,
-    /// The persona the model plays; its turns are what gets scored.
-    Character,
+/// Why a Synthetic-Persona-Chat file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PersonaChatError {
+    #[error("row {row}: {source}")]
+    Csv { row: usize, source: csv::Error },
+    #[error("the header is not `user 1 personas,user 2 personas,Best Generated Conversation`")]
+    Header,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Turn {
-    pub speaker: Speaker,
-    pub text: String,
-}
-
-/// A persona card and a conversation; the character's replies are scored.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Dialogue {
-    pub id: String,
-    pub character: String,
-    pub partner: String,
-    pub persona: String,
-    pub turns: Vec<Turn>,
+/// Reads the Synthetic-Persona-Chat CSV layout (`user 1 personas`, `user 2 personas`,
+/// `Best Generated Conversation` with `User 1: …`/`User 2: …` lines). User 2 is the character
+/// (its persona becomes the system text), User 1 the partner. Rows without a usable
+/// conversation are skipped and counted.
+pub fn persona_chat(text: &str) -> Result<(Vec<Dialogue>, usize), PersonaChatError> {
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|source| PersonaChatError::Csv { row: 0, source })?
+        .clone();
+    if headers.len() != 3 || !headers[2].contains("Conversation") {
+        return Err(PersonaChatError::Header);
+    }
+    let (mut out, mut skipped) = (Vec::new(), 0);
+    for (row, record) in reader.records().enumerate() {
+        let record = record.map_err(|source| PersonaChatError::Csv { row: row + 1, source })?;
+        let persona: Vec<&str> = record[1]
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let mut turns: Vec<Turn> = Vec::new();
+        for line in record[2].lines().map(str::trim).filter(|l| !l.is_empty()) {
+            let (speaker, said) = if let Some(rest) = line.strip_prefix("User 1:") {
+                (Speaker::Partner, rest)
+            } else if let Some(rest) = line.strip_prefix("User 2:") {
+                (Speaker::Character, rest)
+            } else if let Some(last) = turns.last_mut() {
+                // A wrapped line continues the previous turn.
+                last.text.push(' ');
+                last.text.push_str(line);
+                continue;
+            } else {
+                continue;
+            };
+            match turns.last_mut() {
+                // Consecutive lines of one speaker are one turn.
+                Some(last) if last.speaker == speaker => {
+                    last.text.push(' ');
+                    last.text.push_str(said.trim());
+                }
+                _ => turns.push(Turn {
+                    speaker,
+                    text: said.trim().to_string(),
+                }),
+            }
+        }
+        if persona.is_empty() || !turns.iter().skip(1).any(|t| t.speaker == Speaker::Character) {
+            skipped += 1;
+            continue;
+        }
+        out.push(Dialogue {
+            id: format!("spc-{row}"),
+            character: "User 2".into(),
+            partner: "User 1".into(),
+            persona: format!("You are User 2. About you:\n{}", persona.join("\n")),
+            turns,
+        });
+    }
+    Ok((out, skipped))
 }
 
 /// The bundled default dialogue set.
@@ -75,6 +120,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn persona_chat_layout_is_read() {
+        let csv = "user 1 personas,user 2 personas,Best Generated Conversation\n\"I like tea.\",\"I have a cat.\nI sing.\",\"User 1: Hi!\nUser 2: Hello, my cat says hi.\nUser 1: Nice.\nUser 2: She sings too.\"\n,,\n";
+        let (ds, skipped) = persona_chat(csv).expect("parses");
+        assert_eq!((ds.len(), skipped), (1, 1));
+        assert_eq!(ds[0].turns.len(), 4);
+        assert!(ds[0].persona.contains("I sing."));
+        assert_eq!(kindred_scoring::dialogue::units(&ds[0]).len(), 2);
     }
 
     #[test]

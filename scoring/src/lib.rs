@@ -6,6 +6,7 @@
 //! Module map:
 //! - [`competition`]: size classes (parameter band, byte limits, architectures) as data.
 //! - [`config`]: `config.json` → bounded, typed [`config::ModelConfig`].
+//! - [`dialogue`]: held-out roleplay dialogue scoring (bits per byte of character replies).
 //! - [`eq`]: EQ benchmark items (Kindred bank and EQ-Bench v2 files), per-epoch selection and
 //!   perturbation.
 //! - [`eqbench`]: EQ-Bench v2 reference parsing and scoring (the conformance command).
@@ -24,6 +25,7 @@
 
 pub mod competition;
 pub mod config;
+pub mod dialogue;
 pub mod eq;
 pub mod eqbench;
 pub mod gguf;
