@@ -77,18 +77,12 @@ impl Scored {
 /// Scores every request with the given batch plan.
 pub fn score(model: &CausalLm, requests: &[ScoreRequest], plan: &[Vec<usize>]) -> anyhow::Result<Scored> {
     let started = Instant::now();
-    let mut item_logprobs = vec![0f64; requests.len()];
-    let mut tokens_processed = 0;
-    let mut reply_tokens = 0;
-    for batch in plan {
-        let reqs: Vec<ScoreRequest> = batch.iter().map(|&i| requests[i].clone()).collect();
-        let out = model.score_batch(&reqs)?;
-        for (&i, lps) in batch.iter().zip(out) {
-            item_logprobs[i] = lps.iter().map(|&v| v as f64).sum();
-            reply_tokens += lps.len();
-            tokens_processed += requests[i].tokens.len();
-        }
-    }
+    let item_logprobs = kindred_scoring::dialogue::score_requests(model, requests, plan)?;
+    let tokens_processed = requests.iter().map(|r| r.tokens.len()).sum();
+    let reply_tokens = requests
+        .iter()
+        .map(|r| r.tokens.len().saturating_sub(r.target_start))
+        .sum();
     Ok(Scored {
         item_logprobs,
         tokens_processed,

@@ -78,11 +78,9 @@ pub fn units(d: &Dialogue) -> Vec<Unit> {
 /// The epoch's units: `count` dialogues picked by the seed, one scored reply each (also picked
 /// by the seed), in a fixed order.
 pub fn epoch_units(dialogues: &[Dialogue], seed: &[u8], count: usize) -> Vec<Unit> {
-    let mut idx: Vec<usize> = (0..dialogues.len()).collect();
-    SeedStream::new(seed, "dialogue-selection").shuffle(&mut idx);
-    idx.truncate(count);
-    idx.sort_unstable();
-    idx.into_iter()
+    SeedStream::new(seed, "dialogue-selection")
+        .sample_indices(dialogues.len(), count)
+        .into_iter()
         .filter_map(|i| {
             let mut all = units(&dialogues[i]);
             if all.is_empty() {

@@ -324,11 +324,11 @@ pub fn perturb(item: &EqItem, seed: &[u8]) -> EqItem {
 
 /// The epoch's questions: `count` items picked by the seed (or all, if fewer), each perturbed.
 pub fn epoch_items(bank: &[EqItem], seed: &[u8], count: usize) -> Vec<EqItem> {
-    let mut idx: Vec<usize> = (0..bank.len()).collect();
-    SeedStream::new(seed, "eq-selection").shuffle(&mut idx);
-    idx.truncate(count);
-    idx.sort_unstable();
-    idx.into_iter().map(|i| perturb(&bank[i], seed)).collect()
+    SeedStream::new(seed, "eq-selection")
+        .sample_indices(bank.len(), count)
+        .into_iter()
+        .map(|i| perturb(&bank[i], seed))
+        .collect()
 }
 
 #[cfg(test)]

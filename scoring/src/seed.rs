@@ -52,6 +52,15 @@ impl SeedStream {
         }
     }
 
+    /// `count` distinct indices of `0..n` (all of them if fewer), in ascending order.
+    pub fn sample_indices(&mut self, n: usize, count: usize) -> Vec<usize> {
+        let mut idx: Vec<usize> = (0..n).collect();
+        self.shuffle(&mut idx);
+        idx.truncate(count);
+        idx.sort_unstable();
+        idx
+    }
+
     /// Uniform in (0, 1].
     pub fn unit(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
