@@ -1,6 +1,81 @@
-//! Kindred's on-chain boundary: the `Chain` trait, the subtensor client, Bittensor wallets and the
-//! devnet.
+//! Kindred's on-chain boundary.
 //!
-//! Nothing lives here yet: the client and wallets arrive with issue #4 and the devnet with issue
-//! #5. The crate exists now so the workspace has its final shape and the dependency direction
-//! (`scoring` and `chain` depend on no other Kindred crate) is fixed from the start.
+//! Validators and miners see subtensor only through the [`Chain`] trait, in subnet terms; the one
+//! real implementation, [`subtensor::Subtensor`], speaks to any subtensor node over subxt's dynamic
+//! API with metadata read from the node at run time.
+//!
+//! Modules:
+//! - [`account`]: `Hotkey` and `Coldkey` (SS58).
+//! - [`subnet`]: `Netuid`, `Uid`, `Block`, `Metagraph`, `Commitment`, `Hyperparameters`.
+//! - [`weights`]: scores → `u16` weights (the Python SDK's normalisation), chain pre-checks, the
+//!   commit-reveal hash.
+//! - [`wallet`]: btcli's wallet keyfiles, plaintext and `$NACL`-encrypted.
+//! - [`network`]: `finney`, `test`, `local` or a URL.
+//! - [`subtensor`]: the subxt client and its typed errors.
+
+pub mod account;
+pub mod devnet;
+pub mod error;
+pub mod network;
+pub mod subnet;
+pub mod subtensor;
+pub mod wallet;
+pub mod weights;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+pub use error::ChainError;
+pub use network::Network;
+pub use subnet::{Block, Commitment, Hyperparameters, Metagraph, Netuid, Neuron, Uid};
+
+/// A transaction that made it into a block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Included {
+    pub block: Block,
+    pub extrinsic_hash: [u8; 32],
+}
+
+/// The chain as a subnet sees it. Validators and miners hold an `Arc<dyn Chain>`; the real
+/// implementation is [`subtensor::Subtensor`].
+#[async_trait]
+pub trait Chain: Send + Sync + std::fmt::Debug {
+    /// The newest block the node has imported.
+    async fn best_block(&self) -> Result<Block, ChainError>;
+    /// The newest finalised block.
+    async fn finalized_block(&self) -> Result<Block, ChainError>;
+    /// Finalised blocks as they come.
+    async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError>;
+    async fn metagraph(&self, netuid: Netuid) -> Result<Metagraph, ChainError>;
+    /// Every hotkey's current commitment on the subnet, with the block it was made at.
+    async fn commitments(&self, netuid: Netuid) -> Result<Vec<Commitment>, ChainError>;
+    async fn hyperparameters(&self, netuid: Netuid) -> Result<Hyperparameters, ChainError>;
+    async fn set_weights(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        weights: &weights::EmitWeights,
+        version_key: u64,
+    ) -> Result<Included, ChainError>;
+    async fn commit_weights(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        hash: [u8; 32],
+    ) -> Result<Included, ChainError>;
+    async fn reveal_weights(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        weights: &weights::EmitWeights,
+        salt: &[u16],
+        version_key: u64,
+    ) -> Result<Included, ChainError>;
+    /// Commit UTF-8 text (a model id) for the signer's hotkey.
+    async fn set_commitment(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        data: &str,
+    ) -> Result<Included, ChainError>;
+}

@@ -1,0 +1,517 @@
+//! The subtensor client: [`Subtensor`] implements [`Chain`] over subxt's dynamic API.
+//!
+//! Reads (metagraph, commitments, hyperparameters) are retried on transport faults with a fresh
+//! connection; transactions are mortal (`SubmitOptions::mortality` blocks), serialised per signer
+//! so nonces never race, watched until included, and their failures decoded into
+//! [`ChainError`] with subtensor's error names.
+
+pub mod calls;
+mod metagraph;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use subxt::client::OnlineClient;
+use subxt::config::{DefaultExtrinsicParamsBuilder, RpcConfigFor, SubstrateConfig};
+use subxt::dynamic::Value;
+use subxt::rpcs::methods::LegacyRpcMethods;
+use subxt::transactions::TransactionStatus;
+use tracing::{debug, warn};
+
+use crate::account::Hotkey;
+use crate::error::{ChainError, PoolRejection, Refusal};
+use crate::network::Network;
+use crate::subnet::{Block, Commitment, Hyperparameters, Metagraph, Netuid};
+use crate::wallet::Signer;
+use crate::weights::EmitWeights;
+use crate::{Chain, Included};
+
+type Rpc = LegacyRpcMethods<RpcConfigFor<SubstrateConfig>>;
+
+/// How transactions are sent.
+#[derive(Clone, Debug)]
+pub struct SubmitOptions {
+    /// Blocks a transaction stays valid for (a mortal era; the SDK's default is 128).
+    pub mortality: u64,
+    /// Wait for finalisation rather than inclusion in a best block.
+    pub wait_for_finalization: bool,
+    /// Attempts for retryable failures (dropped connection, lost nonce race, expired era).
+    pub attempts: u32,
+    /// First back-off; doubles per attempt.
+    pub backoff: Duration,
+}
+
+impl Default for SubmitOptions {
+    fn default() -> Self {
+        SubmitOptions {
+            mortality: 128,
+            wait_for_finalization: false,
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+struct Connection {
+    client: OnlineClient<SubstrateConfig>,
+    rpc: Rpc,
+}
+
+/// A subtensor node, reached by URL.
+pub struct Subtensor {
+    url: String,
+    conn: RwLock<Arc<Connection>>,
+    signers: Mutex<HashMap<[u8; 32], Arc<tokio::sync::Mutex<()>>>>,
+    options: SubmitOptions,
+}
+
+impl std::fmt::Debug for Subtensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subtensor")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Subtensor {
+    pub async fn connect(network: &Network) -> Result<Subtensor, ChainError> {
+        Subtensor::connect_with(network, SubmitOptions::default()).await
+    }
+
+    pub async fn connect_with(network: &Network, options: SubmitOptions) -> Result<Subtensor, ChainError> {
+        let url = network.url().to_owned();
+        let conn = open(&url).await?;
+        Ok(Subtensor {
+            url,
+            conn: RwLock::new(Arc::new(conn)),
+            signers: Mutex::default(),
+            options,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn current(&self) -> Arc<Connection> {
+        match self.conn.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replace the connection unless another task already did since `stale` was taken.
+    async fn reconnect(&self, stale: &Arc<Connection>) -> Result<(), ChainError> {
+        if !Arc::ptr_eq(stale, &self.current()) {
+            return Ok(());
+        }
+        let fresh = Arc::new(open(&self.url).await?);
+        let mut guard = match self.conn.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if Arc::ptr_eq(stale, &guard) {
+            *guard = fresh;
+        }
+        Ok(())
+    }
+
+    /// Run a read, reconnecting and retrying while the failure is the transport's.
+    async fn read<R, F, Fut>(&self, f: F) -> Result<R, ChainError>
+    where
+        F: Fn(Arc<Connection>) -> Fut,
+        Fut: Future<Output = Result<R, ChainError>>,
+    {
+        let mut delay = self.options.backoff;
+        let mut attempt = 1;
+        loop {
+            let conn = self.current();
+            match f(conn.clone()).await {
+                Err(ChainError::Transport { reason, .. }) if attempt < self.options.attempts => {
+                    warn!(url = %self.url, attempt, %reason, "chain read failed; reconnecting");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                    if let Err(e) = self.reconnect(&conn).await {
+                        debug!(error = %e, "reconnect failed");
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn signer_lock(&self, signer: &Signer) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = match self.signers.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(signer.public()).or_default().clone()
+    }
+
+    /// Sign, submit and watch `call` until it is included; retry what is retryable.
+    pub async fn submit(&self, signer: &Signer, call: &calls::Call) -> Result<Included, ChainError> {
+        let lock = self.signer_lock(signer);
+        let _serial = lock.lock().await;
+        let mut delay = self.options.backoff;
+        let mut attempt = 1;
+        loop {
+            let conn = self.current();
+            match self.submit_once(&conn, signer, call).await {
+                Err(e) if e.is_retryable() && attempt < self.options.attempts => {
+                    warn!(url = %self.url, attempt, error = %e, call = call.call_name(), "transaction retry");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
+                    if matches!(e, ChainError::Transport { .. })
+                        && let Err(e) = self.reconnect(&conn).await
+                    {
+                        debug!(error = %e, "reconnect failed");
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn submit_once(
+        &self,
+        conn: &Connection,
+        signer: &Signer,
+        call: &calls::Call,
+    ) -> Result<Included, ChainError> {
+        let url = &self.url;
+        let at = conn
+            .client
+            .at_current_block()
+            .await
+            .map_err(|e| classify(url, "current block", &e))?;
+        let params = DefaultExtrinsicParamsBuilder::<SubstrateConfig>::new()
+            .mortal(self.options.mortality)
+            .build();
+        let mut progress = at
+            .transactions()
+            .sign_and_submit_then_watch(call, signer.keypair(), params)
+            .await
+            .map_err(|e| classify(url, "submit", &e))?;
+        while let Some(status) = progress.next().await {
+            let status = status.map_err(|e| classify(url, "transaction status", &e))?;
+            let in_block = match status {
+                TransactionStatus::InBestBlock(b) if !self.options.wait_for_finalization => b,
+                TransactionStatus::InFinalizedBlock(b) => b,
+                TransactionStatus::Invalid { message } | TransactionStatus::Dropped { message } => {
+                    return Err(ChainError::Rejected(PoolRejection::from_node_message(&message)));
+                }
+                TransactionStatus::Error { message } => {
+                    return Err(ChainError::Transport {
+                        url: url.clone(),
+                        reason: message,
+                    });
+                }
+                _ => continue,
+            };
+            let block_hash = in_block.block_hash();
+            in_block
+                .wait_for_success()
+                .await
+                .map_err(|e| dispatch_failure(url, e))?;
+            let block = match conn.rpc.chain_get_header(Some(block_hash)).await {
+                Ok(Some(header)) => Block(header.number),
+                _ => Block(0),
+            };
+            return Ok(Included {
+                block,
+                extrinsic_hash: in_block.extrinsic_hash().0,
+            });
+        }
+        Err(ChainError::StreamEnded)
+    }
+
+    async fn storage_value(
+        &self,
+        pallet: &'static str,
+        entry: &'static str,
+        netuid: Netuid,
+    ) -> Result<Value, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move {
+            let at = conn
+                .client
+                .at_current_block()
+                .await
+                .map_err(|e| classify(url, entry, &e))?;
+            let addr = subxt::dynamic::storage::<(u16,), Value>(pallet, entry);
+            let value = at
+                .storage()
+                .fetch(addr, (netuid.0,))
+                .await
+                .map_err(|e| classify(url, entry, &e))?;
+            value.decode().map_err(|e| unexpected(entry, &e))
+        })
+        .await
+    }
+
+    async fn storage_u64(&self, entry: &'static str, netuid: Netuid) -> Result<u64, ChainError> {
+        let value = self.storage_value("SubtensorModule", entry, netuid).await?;
+        number(&value).ok_or(ChainError::Unexpected {
+            what: entry,
+            reason: format!("not a number: {value}"),
+        })
+    }
+}
+
+fn number(value: &Value) -> Option<u64> {
+    use subxt::ext::scale_value::{Primitive, ValueDef};
+    match &value.value {
+        ValueDef::Primitive(Primitive::Bool(b)) => Some(u64::from(*b)),
+        ValueDef::Primitive(p) => p.as_u128().and_then(|v| u64::try_from(v).ok()),
+        // Newtypes (`NetUid`, `AlphaBalance`, …) wrap a single number.
+        ValueDef::Composite(c) if c.len() == 1 => c.values().next().and_then(number),
+        _ => None,
+    }
+}
+
+async fn open(url: &str) -> Result<Connection, ChainError> {
+    let transport = |reason: String| ChainError::Transport {
+        url: url.to_owned(),
+        reason,
+    };
+    let rpc_client = subxt::rpcs::RpcClient::from_insecure_url(url)
+        .await
+        .map_err(|e| transport(e.to_string()))?;
+    let client = OnlineClient::from_rpc_client_with_config(SubstrateConfig::new(), rpc_client.clone())
+        .await
+        .map_err(|e| transport(e.to_string()))?;
+    Ok(Connection {
+        client,
+        rpc: LegacyRpcMethods::new(rpc_client),
+    })
+}
+
+fn unexpected(what: &'static str, e: &dyn std::fmt::Display) -> ChainError {
+    ChainError::Unexpected {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+/// Sort a subxt error: a JSON-RPC error from the pool is a rejection, a client-side transport
+/// fault is retryable, anything else is an answer we did not expect.
+fn classify(url: &str, what: &'static str, e: &(dyn std::error::Error + 'static)) -> ChainError {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(rpc) = err.downcast_ref::<subxt::rpcs::Error>() {
+            return match rpc {
+                subxt::rpcs::Error::User(user) if (1010..=1020).contains(&user.code) => {
+                    let data = user.data.as_ref().map(|d| d.get()).unwrap_or_default();
+                    ChainError::Rejected(PoolRejection::from_node_message(&format!(
+                        "{} {data}",
+                        user.message
+                    )))
+                }
+                subxt::rpcs::Error::Client(_) | subxt::rpcs::Error::DisconnectedWillReconnect(_) => {
+                    ChainError::Transport {
+                        url: url.to_owned(),
+                        reason: rpc.to_string(),
+                    }
+                }
+                _ => unexpected(what, rpc),
+            };
+        }
+        if let Some(subxt::error::RpcError::SubscriptionDropped) =
+            err.downcast_ref::<subxt::error::RpcError>()
+        {
+            return ChainError::Transport {
+                url: url.to_owned(),
+                reason: err.to_string(),
+            };
+        }
+        cur = err.source();
+    }
+    unexpected(what, e)
+}
+
+fn dispatch_failure(url: &str, e: subxt::error::TransactionEventsError) -> ChainError {
+    match &e {
+        subxt::error::TransactionEventsError::ExtrinsicFailed(subxt::error::DispatchError::Module(
+            module,
+        )) => match module.details() {
+            Ok(details) => {
+                let name = details.variant.name.clone();
+                ChainError::Failed {
+                    pallet: details.pallet.name().to_owned(),
+                    refusal: Refusal::from_name(&name),
+                    name,
+                }
+            }
+            Err(_) => ChainError::Failed {
+                pallet: "?".into(),
+                name: module.details_string(),
+                refusal: Refusal::Other,
+            },
+        },
+        subxt::error::TransactionEventsError::ExtrinsicFailed(other) => ChainError::Failed {
+            pallet: "System".into(),
+            name: format!("{other:?}"),
+            refusal: Refusal::Other,
+        },
+        _ => classify(url, "transaction events", &e),
+    }
+}
+
+#[async_trait]
+impl Chain for Subtensor {
+    async fn best_block(&self) -> Result<Block, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move {
+            let header = conn
+                .rpc
+                .chain_get_header(None)
+                .await
+                .map_err(|e| classify(url, "best header", &e))?;
+            header.map(|h| Block(h.number)).ok_or(ChainError::Unexpected {
+                what: "best header",
+                reason: "node returned no header".into(),
+            })
+        })
+        .await
+    }
+
+    async fn finalized_block(&self) -> Result<Block, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move {
+            let at = conn
+                .client
+                .at_current_block()
+                .await
+                .map_err(|e| classify(url, "finalized block", &e))?;
+            Ok(Block(at.block_number()))
+        })
+        .await
+    }
+
+    async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError> {
+        let url = self.url.clone();
+        let conn = self.current();
+        let stream = conn
+            .client
+            .stream_blocks()
+            .await
+            .map_err(|e| classify(&url, "block stream", &e))?;
+        Ok(stream
+            .map(move |b| {
+                b.map(|b| Block(b.number()))
+                    .map_err(|e| classify(&url, "block stream", &e))
+            })
+            .boxed())
+    }
+
+    async fn metagraph(&self, netuid: Netuid) -> Result<Metagraph, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move { metagraph::read(url, &conn.client, netuid).await })
+            .await
+    }
+
+    async fn commitments(&self, netuid: Netuid) -> Result<Vec<Commitment>, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move {
+            let at = conn
+                .client
+                .at_current_block()
+                .await
+                .map_err(|e| classify(url, "commitments", &e))?;
+            let addr = subxt::dynamic::storage::<(u16, [u8; 32]), Value>("Commitments", "CommitmentOf");
+            let mut entries = at
+                .storage()
+                .iter(addr, (netuid.0,))
+                .await
+                .map_err(|e| classify(url, "commitments", &e))?;
+            let mut out = Vec::new();
+            while let Some(entry) = entries.next().await {
+                let entry = entry.map_err(|e| classify(url, "commitments", &e))?;
+                let key = entry.key().map_err(|e| unexpected("commitment key", &e))?;
+                let hotkey = key
+                    .part(1)
+                    .and_then(|p| p.decode_as::<[u8; 32]>().ok().flatten())
+                    .ok_or(ChainError::Unexpected {
+                        what: "commitment key",
+                        reason: "no hotkey".into(),
+                    })?;
+                let value = entry.value().decode().map_err(|e| unexpected("commitment", &e))?;
+                use subxt::dynamic::At;
+                let block = value.at("block").and_then(number).unwrap_or(0);
+                let Some(data) = value.at("info").and_then(calls::commitment_text) else {
+                    debug!(hotkey = %Hotkey(hotkey), "commitment without UTF-8 raw fields; skipped");
+                    continue;
+                };
+                out.push(Commitment {
+                    hotkey: Hotkey(hotkey),
+                    block: Block(block),
+                    data,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn hyperparameters(&self, netuid: Netuid) -> Result<Hyperparameters, ChainError> {
+        let small = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
+        Ok(Hyperparameters {
+            tempo: small(self.storage_u64("Tempo", netuid).await?),
+            immunity_period: small(self.storage_u64("ImmunityPeriod", netuid).await?),
+            max_allowed_uids: small(self.storage_u64("MaxAllowedUids", netuid).await?),
+            min_allowed_weights: small(self.storage_u64("MinAllowedWeights", netuid).await?),
+            max_weights_limit: small(self.storage_u64("MaxWeightsLimit", netuid).await?),
+            weights_version_key: self.storage_u64("WeightsVersionKey", netuid).await?,
+            weights_set_rate_limit: self.storage_u64("WeightsSetRateLimit", netuid).await?,
+            commit_reveal_weights_enabled: self.storage_u64("CommitRevealWeightsEnabled", netuid).await? != 0,
+            reveal_period_epochs: self.storage_u64("RevealPeriodEpochs", netuid).await?,
+        })
+    }
+
+    async fn set_weights(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        weights: &EmitWeights,
+        version_key: u64,
+    ) -> Result<Included, ChainError> {
+        self.submit(signer, &calls::set_weights(netuid, weights, version_key))
+            .await
+    }
+
+    async fn commit_weights(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        hash: [u8; 32],
+    ) -> Result<Included, ChainError> {
+        self.submit(signer, &calls::commit_weights(netuid, hash)).await
+    }
+
+    async fn reveal_weights(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        weights: &EmitWeights,
+        salt: &[u16],
+        version_key: u64,
+    ) -> Result<Included, ChainError> {
+        self.submit(signer, &calls::reveal_weights(netuid, weights, salt, version_key))
+            .await
+    }
+
+    async fn set_commitment(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        data: &str,
+    ) -> Result<Included, ChainError> {
+        self.submit(signer, &calls::set_commitment(netuid, data)?).await
+    }
+}
