@@ -12,6 +12,8 @@
 //! - [`wallet`]: btcli's wallet keyfiles, plaintext and `$NACL`-encrypted.
 //! - [`network`]: `finney`, `test`, `local` or a URL.
 //! - [`subtensor`]: the subxt client and its typed errors.
+//! - [`devnet`]: a local subtensor-compatible development chain.
+//! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
 
 pub mod account;
 pub mod devnet;
@@ -19,6 +21,7 @@ pub mod error;
 pub mod network;
 pub mod subnet;
 pub mod subtensor;
+pub mod values;
 pub mod wallet;
 pub mod weights;
 

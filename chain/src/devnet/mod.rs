@@ -1,3 +1,133 @@
-//! `devnet`: a local, subtensor-compatible development chain (issue #5, in progress).
+//! `devnet`: a local development chain that speaks subtensor's JSON-RPC and follows its rules for
+//! what subnet miners and validators do (issue #5, in progress).
+//!
+//! One process, one authority, no consensus or networking: blocks on a timer, instant finality.
+//! It answers with the runtime metadata it is given, and every byte it serves (storage, events,
+//! runtime APIs) is encoded against that metadata; signed extrinsics are decoded with it and their
+//! sr25519 signatures verified over the standard signing payload.
+//!
+//! Modules: [`state`] (typed chain state and rules), [`runtime`] (SCALE in and out),
+//! [`node`] (blocks and pool), [`rpc`] (JSON-RPC).
 
-pub mod values;
+pub mod node;
+pub mod rpc;
+pub mod runtime;
+pub mod state;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use self::node::Node;
+use self::runtime::{Runtime, RuntimeError};
+use self::state::State;
+
+/// The well-known development keys, funded at genesis (Alice owns the first subnet).
+pub const DEV_ACCOUNTS: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve", "ferdie"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevnetError {
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("RPC setup: {0}")]
+    Rpc(#[from] jsonrpsee::core::RegisterMethodError),
+}
+
+#[derive(Clone, Debug)]
+pub struct DevnetConfig {
+    pub addr: SocketAddr,
+    pub block_time: Duration,
+    /// SCALE `RuntimeMetadataPrefixed` the devnet serves and decodes with.
+    pub metadata: Vec<u8>,
+    pub spec_name: String,
+    pub spec_version: u32,
+    pub transaction_version: u32,
+    /// The subnet created at genesis.
+    pub netuid: u16,
+}
+
+/// A devnet ready to run: its node is built and its socket bound.
+#[derive(Debug)]
+pub struct Devnet {
+    node: Arc<Node>,
+    server: jsonrpsee::server::Server,
+    addr: SocketAddr,
+    block_time: Duration,
+}
+
+impl Devnet {
+    pub async fn bind(config: DevnetConfig) -> Result<Devnet, DevnetError> {
+        let runtime = Runtime::new(
+            config.metadata,
+            &config.spec_name,
+            config.spec_version,
+            config.transaction_version,
+        )?;
+        let funded: Vec<[u8; 32]> = DEV_ACCOUNTS
+            .iter()
+            .filter_map(|n| crate::wallet::Signer::dev(n))
+            .map(|s| s.public())
+            .collect();
+        let node = Arc::new(Node::new(runtime, State::genesis(&funded, config.netuid))?);
+        let server = jsonrpsee::server::Server::builder()
+            .build(config.addr)
+            .await
+            .map_err(|source| DevnetError::Listen {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = server.local_addr().map_err(|source| DevnetError::Listen {
+            addr: config.addr,
+            source,
+        })?;
+        Ok(Devnet {
+            node,
+            server,
+            addr,
+            block_time: config.block_time,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    pub fn node(&self) -> Arc<Node> {
+        self.node.clone()
+    }
+
+    /// Serve RPC and produce blocks until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) -> Result<(), DevnetError> {
+        let handle = self.server.start(rpc::module(self.node.clone())?);
+        info!(url = %format!("ws://{}", self.addr), block_ms = self.block_time.as_millis() as u64, "devnet running");
+        let mut tick = tokio::time::interval(self.block_time);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = self.node.produce_block() {
+                        // A projection failure is a devnet bug; keep serving the last good block.
+                        warn!(error = %e, "block production failed");
+                    }
+                }
+            }
+        }
+        let _ = handle.stop();
+        handle.stopped().await;
+        Ok(())
+    }
+}

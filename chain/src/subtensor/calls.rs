@@ -85,26 +85,46 @@ pub fn burned_register(netuid: Netuid, hotkey: [u8; 32]) -> Call {
 }
 
 /// Decode the UTF-8 text of a commitment's fields (`Raw<n>` variants), as the SDK's
-/// `get_commitment` does: the raw fields concatenated.
+/// `get_commitment` does: the raw fields concatenated. `None` if a field is not raw bytes or the
+/// text is not UTF-8.
 pub fn commitment_text(info: &Value) -> Option<String> {
     use subxt::dynamic::At;
-    let fields = info.at("fields")?;
     let mut bytes = Vec::new();
-    let mut i = 0;
-    while let Some(field) = fields.at(i) {
-        i += 1;
+    for field in crate::values::items(info.at("fields")?) {
         let subxt::ext::scale_value::ValueDef::Variant(variant) = &field.value else {
             return None;
         };
         if !variant.name.starts_with("Raw") {
             continue;
         }
-        let inner = variant.values.values().next()?;
-        let mut j = 0;
-        while let Some(b) = inner.at(j) {
-            bytes.push(u8::try_from(b.as_u128()?).ok()?);
-            j += 1;
-        }
+        bytes.extend(crate::values::as_bytes(variant.values.values().next()?)?);
     }
     String::from_utf8(bytes).ok()
+}
+
+/// `SubtensorModule::add_stake(hotkey, netuid, amount_staked)`, signed by the coldkey.
+pub fn add_stake(hotkey: [u8; 32], netuid: Netuid, amount: u64) -> Call {
+    subxt::dynamic::transaction(
+        "SubtensorModule",
+        "add_stake",
+        vec![
+            Value::from_bytes(hotkey),
+            Value::u128(u128::from(netuid.0)),
+            Value::u128(u128::from(amount)),
+        ],
+    )
+}
+
+/// An `AdminUtils::sudo_set_*(netuid, value)` hyperparameter change, signed by the subnet owner.
+pub fn admin_set(name: &str, netuid: Netuid, value: u128) -> Call {
+    let value = if name.ends_with("enabled") {
+        Value::bool(value != 0)
+    } else {
+        Value::u128(value)
+    };
+    subxt::dynamic::transaction(
+        "AdminUtils",
+        name.to_owned(),
+        vec![Value::u128(u128::from(netuid.0)), value],
+    )
 }

@@ -303,7 +303,7 @@ mod tests {
     use subxt::dynamic::Value;
 
     use super::*;
-    use crate::devnet::values;
+    use crate::values;
 
     fn finney() -> Metadata {
         let dir = std::env::var_os("KINDRED_SHARED")

@@ -265,14 +265,7 @@ impl Subtensor {
 }
 
 fn number(value: &Value) -> Option<u64> {
-    use subxt::ext::scale_value::{Primitive, ValueDef};
-    match &value.value {
-        ValueDef::Primitive(Primitive::Bool(b)) => Some(u64::from(*b)),
-        ValueDef::Primitive(p) => p.as_u128().and_then(|v| u64::try_from(v).ok()),
-        // Newtypes (`NetUid`, `AlphaBalance`, …) wrap a single number.
-        ValueDef::Composite(c) if c.len() == 1 => c.values().next().and_then(number),
-        _ => None,
-    }
+    crate::values::as_u128(value).and_then(|v| u64::try_from(v).ok())
 }
 
 async fn open(url: &str) -> Result<Connection, ChainError> {
@@ -299,12 +292,83 @@ fn unexpected(what: &'static str, e: &dyn std::fmt::Display) -> ChainError {
     }
 }
 
+/// The backend (RPC) failure inside the subxt errors this client meets, if any. subxt keeps it
+/// in a field rather than as an error source, so it is dug out variant by variant.
+fn backend_error<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e subxt::error::BackendError> {
+    use subxt::error::{
+        AccountNonceError, BackendError, BlocksError, ExtrinsicError, OnlineClientAtBlockError,
+        RuntimeApiError, StorageError, TransactionProgressError,
+    };
+    fn at_block(e: &OnlineClientAtBlockError) -> Option<&BackendError> {
+        match e {
+            OnlineClientAtBlockError::CannotGetCurrentBlock { reason }
+            | OnlineClientAtBlockError::CannotGetBlockHash { reason, .. }
+            | OnlineClientAtBlockError::CannotGetBlockHeader { reason, .. }
+            | OnlineClientAtBlockError::CannotGetSpecVersion { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+    if let Some(e) = err.downcast_ref::<BackendError>() {
+        return Some(e);
+    }
+    if let Some(e) = err.downcast_ref::<ExtrinsicError>() {
+        return match e {
+            ExtrinsicError::ErrorSubmittingTransaction(b)
+            | ExtrinsicError::TransactionStatusStreamError(b)
+            | ExtrinsicError::CannotGetBlockBody(b)
+            | ExtrinsicError::AccountNonceError {
+                reason: AccountNonceError::CouldNotRetrieve(b),
+                ..
+            } => Some(b),
+            _ => None,
+        };
+    }
+    if let Some(e) = err.downcast_ref::<OnlineClientAtBlockError>() {
+        return at_block(e);
+    }
+    if let Some(e) = err.downcast_ref::<StorageError>() {
+        return match e {
+            StorageError::CannotFetchValue(b)
+            | StorageError::CannotIterateValues(b)
+            | StorageError::StreamFailure(b) => Some(b),
+            _ => None,
+        };
+    }
+    if let Some(RuntimeApiError::CannotCallApi(b)) = err.downcast_ref::<RuntimeApiError>() {
+        return Some(b);
+    }
+    if let Some(TransactionProgressError::CannotGetNextProgressUpdate(b)) =
+        err.downcast_ref::<TransactionProgressError>()
+    {
+        return Some(b);
+    }
+    if let Some(e) = err.downcast_ref::<BlocksError>() {
+        return match e {
+            BlocksError::CannotGetCurrentBlock(e) => at_block(e),
+            BlocksError::CannotGetBlockHeaderStream(b) | BlocksError::CannotGetBlockHeader(b) => Some(b),
+            _ => None,
+        };
+    }
+    None
+}
+
 /// Sort a subxt error: a JSON-RPC error from the pool is a rejection, a client-side transport
 /// fault is retryable, anything else is an answer we did not expect.
 fn classify(url: &str, what: &'static str, e: &(dyn std::error::Error + 'static)) -> ChainError {
+    use subxt::error::{BackendError, RpcError};
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
-        if let Some(rpc) = err.downcast_ref::<subxt::rpcs::Error>() {
+        let rpc = match backend_error(err) {
+            Some(BackendError::Rpc(RpcError::ClientError(rpc))) => Some(rpc),
+            Some(BackendError::Rpc(RpcError::SubscriptionDropped)) => {
+                return ChainError::Transport {
+                    url: url.to_owned(),
+                    reason: chain_text(e),
+                };
+            }
+            _ => err.downcast_ref::<subxt::rpcs::Error>(),
+        };
+        if let Some(rpc) = rpc {
             return match rpc {
                 subxt::rpcs::Error::User(user) if (1010..=1020).contains(&user.code) => {
                     let data = user.data.as_ref().map(|d| d.get()).unwrap_or_default();
@@ -316,23 +380,21 @@ fn classify(url: &str, what: &'static str, e: &(dyn std::error::Error + 'static)
                 subxt::rpcs::Error::Client(_) | subxt::rpcs::Error::DisconnectedWillReconnect(_) => {
                     ChainError::Transport {
                         url: url.to_owned(),
-                        reason: rpc.to_string(),
+                        reason: chain_text(e),
                     }
                 }
-                _ => unexpected(what, rpc),
-            };
-        }
-        if let Some(subxt::error::RpcError::SubscriptionDropped) =
-            err.downcast_ref::<subxt::error::RpcError>()
-        {
-            return ChainError::Transport {
-                url: url.to_owned(),
-                reason: err.to_string(),
+                _ => ChainError::Unexpected {
+                    what,
+                    reason: chain_text(e),
+                },
             };
         }
         cur = err.source();
     }
-    unexpected(what, e)
+    ChainError::Unexpected {
+        what,
+        reason: chain_text(e),
+    }
 }
 
 fn dispatch_failure(url: &str, e: subxt::error::TransactionEventsError) -> ChainError {
@@ -514,4 +576,20 @@ impl Chain for Subtensor {
     ) -> Result<Included, ChainError> {
         self.submit(signer, &calls::set_commitment(netuid, data)?).await
     }
+}
+
+/// An error and its sources, one line: subxt's top-level messages rarely say what went wrong.
+fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
+    if e.source().is_none() {
+        // Some subxt errors keep their cause in a field rather than as a source.
+        return format!("{e} ({e:?})");
+    }
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
 }

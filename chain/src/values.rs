@@ -1,4 +1,4 @@
-//! Build SCALE values for whatever shape the runtime metadata gives a type: a default for every
+//! Build and read SCALE values for whatever shape the runtime metadata gives a type: a default for every
 //! type (zeros, empty sequences, `None`, the first variant) and named overrides on top. The devnet
 //! encodes its storage, events and runtime-API answers this way, so its bytes always follow the
 //! metadata it serves.
@@ -151,4 +151,61 @@ pub fn encode(types: &PortableRegistry, id: u32, value: &Value) -> Result<Vec<u8
         ty: id,
         reason: e.to_string(),
     })
+}
+
+/// Replace the value at a path of named fields inside `value` (no-op if the path is absent).
+pub fn set_in(value: &mut Value, path: &[&str], new: Value) {
+    let Some((first, rest)) = path.split_first() else {
+        *value = new;
+        return;
+    };
+    if let ValueDef::Composite(Composite::Named(fields)) = &mut value.value
+        && let Some((_, inner)) = fields.iter_mut().find(|(n, _)| n == first)
+    {
+        set_in(inner, rest, new);
+    }
+}
+
+/// Read a number out of a decoded value, looking through single-field wrappers (`NetUid(u16)`,
+/// `Compact<…>`, balances).
+pub fn as_u128(value: &Value) -> Option<u128> {
+    match &value.value {
+        ValueDef::Primitive(scale_value::Primitive::Bool(b)) => Some(u128::from(*b)),
+        ValueDef::Primitive(p) => p.as_u128(),
+        ValueDef::Composite(c) if c.len() == 1 => c.values().next().and_then(as_u128),
+        _ => None,
+    }
+}
+
+/// Read raw bytes (`[u8; N]`, `Vec<u8>`, or one of those in a single-field wrapper).
+pub fn as_bytes(value: &Value) -> Option<Vec<u8>> {
+    let ValueDef::Composite(c) = &value.value else {
+        return None;
+    };
+    if c.len() == 1
+        && let Some(inner) = c.values().next()
+        && matches!(inner.value, ValueDef::Composite(_))
+    {
+        return as_bytes(inner);
+    }
+    c.values()
+        .map(|v| as_u128(v).and_then(|x| u8::try_from(x).ok()))
+        .collect()
+}
+
+/// The items of a sequence value, looking through a single-field wrapper (`BoundedVec(Vec<T>)`)
+/// when its one field is itself a sequence.
+pub fn items(value: &Value) -> Vec<&Value> {
+    match &value.value {
+        ValueDef::Composite(c) => {
+            if c.len() == 1
+                && let Some(inner) = c.values().next()
+                && matches!(inner.value, ValueDef::Composite(_))
+            {
+                return items(inner);
+            }
+            c.values().collect()
+        }
+        _ => Vec::new(),
+    }
 }

@@ -1,0 +1,319 @@
+//! Kindred's subtensor client end to end against the devnet engine, which here serves the real
+//! Finney runtime description (`$KINDRED_SHARED/chain/bittensor.scale`, spec 424): every call,
+//! storage read and runtime-API answer goes through that metadata on both sides. This proves the
+//! client and the devnet agree with Finney's encoding, not that subtensor itself accepts them; the
+//! opt-in `SUBTENSOR_WS` suite is for that.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kindred_chain::devnet::{Devnet, DevnetConfig};
+use kindred_chain::error::{PoolRejection, Refusal};
+use kindred_chain::subnet::{Netuid, Uid};
+use kindred_chain::subtensor::{Subtensor, calls};
+use kindred_chain::wallet::Signer;
+use kindred_chain::weights::{EmitWeights, Zeros, commit_hash, normalise};
+use kindred_chain::{Chain, ChainError, Network};
+use tokio_util::sync::CancellationToken;
+
+const NET: Netuid = Netuid(1);
+
+fn finney_metadata() -> Vec<u8> {
+    let dir = std::env::var_os("KINDRED_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    let path = dir.join("chain/bittensor.scale");
+    std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "Finney metadata missing at {} (set KINDRED_SHARED): {e}",
+            path.display()
+        )
+    })
+}
+
+struct Running {
+    url: String,
+    cancel: CancellationToken,
+    node: Arc<kindred_chain::devnet::node::Node>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+async fn devnet() -> Running {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let config = DevnetConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        block_time: Duration::from_millis(40),
+        metadata: finney_metadata(),
+        spec_name: "node-subtensor".into(),
+        spec_version: 424,
+        transaction_version: 1,
+        netuid: NET.0,
+    };
+    let devnet = Devnet::bind(config).await.expect("devnet binds");
+    let url = devnet.url();
+    let node = devnet.node();
+    let cancel = CancellationToken::new();
+    tokio::spawn(devnet.run(cancel.clone()));
+    Running { url, cancel, node }
+}
+
+fn dev(name: &str) -> Signer {
+    Signer::dev(name).expect("dev key")
+}
+
+async fn register(chain: &Subtensor, who: &Signer) {
+    chain
+        .submit(who, &calls::burned_register(NET, who.public()))
+        .await
+        .expect("registration");
+}
+
+async fn wait_blocks(chain: &Subtensor, n: u64) {
+    let start = chain.best_block().await.expect("best").0;
+    while chain.best_block().await.expect("best").0 < start + n {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_runs_a_subnet_round_on_the_devnet() {
+    let net = devnet().await;
+    let chain = Subtensor::connect(&Network::Url(net.url.clone()))
+        .await
+        .expect("client connects");
+    let (alice, bob, charlie) = (dev("alice"), dev("bob"), dev("charlie"));
+
+    let b0 = chain.best_block().await.expect("best block");
+    wait_blocks(&chain, 2).await;
+    assert!(chain.finalized_block().await.expect("finalized").0 >= b0.0 + 2);
+
+    for who in [&alice, &bob, &charlie] {
+        register(&chain, who).await;
+    }
+    chain
+        .submit(&alice, &calls::add_stake(alice.public(), NET, 1_000_000_000_000))
+        .await
+        .expect("stake");
+    // Validator permits are handed out at the next epoch (tempo 10).
+    wait_blocks(&chain, 12).await;
+
+    let m = chain.metagraph(NET).await.expect("metagraph");
+    assert_eq!(m.neurons.len(), 3);
+    assert_eq!(m.uid_of(&bob.hotkey()), Some(Uid(1)));
+    let a = m.neuron(Uid(0)).expect("alice");
+    assert!(a.validator_permit);
+    assert_eq!(a.stake, 1_000_000_000_000);
+    assert_eq!(a.coldkey, alice.coldkey());
+    assert!(a.registered_at.0 > 0);
+    assert!(!m.neuron(Uid(1)).expect("bob").validator_permit);
+
+    // A miner commits its model id; the commitment comes back with its block.
+    let text = "hf:bob/kindred-eq-135m@0123456789abcdef";
+    let included = chain.set_commitment(&bob, NET, text).await.expect("commitment");
+    let commitments = chain.commitments(NET).await.expect("commitments");
+    let c = commitments
+        .iter()
+        .find(|c| c.hotkey == bob.hotkey())
+        .expect("bob's commitment");
+    assert_eq!((c.data.as_str(), c.block), (text, included.block));
+
+    // The validator sets weights; a miner without a permit is refused with subtensor's error.
+    let weights = normalise(&[(Uid(1), 0.75), (Uid(2), 0.25)], Zeros::Drop).expect("weights");
+    let set = chain
+        .set_weights(&alice, NET, &weights, 0)
+        .await
+        .expect("weights set");
+    let m = chain.metagraph(NET).await.expect("metagraph");
+    assert_eq!(m.neuron(Uid(0)).expect("alice").last_update, set.block);
+    let refused = chain
+        .set_weights(&bob, NET, &weights, 0)
+        .await
+        .expect_err("bob has no permit");
+    assert_eq!(refused.refusal(), Some(Refusal::NoValidatorPermit), "{refused}");
+
+    // Incentive follows the weights at the next epoch.
+    wait_blocks(&chain, 12).await;
+    let m = chain.metagraph(NET).await.expect("metagraph");
+    let (bob_inc, charlie_inc) = (
+        m.neuron(Uid(1)).expect("b").incentive,
+        m.neuron(Uid(2)).expect("c").incentive,
+    );
+    assert!(
+        bob_inc > charlie_inc && charlie_inc > 0.0,
+        "incentives {bob_inc} {charlie_inc}"
+    );
+
+    // Hyperparameters: the owner raises the rate limit and the version key.
+    chain
+        .submit(
+            &alice,
+            &calls::admin_set("sudo_set_weights_set_rate_limit", NET, 1000),
+        )
+        .await
+        .expect("admin");
+    chain
+        .submit(&alice, &calls::admin_set("sudo_set_weights_version_key", NET, 7))
+        .await
+        .expect("admin");
+    let h = chain.hyperparameters(NET).await.expect("hyperparameters");
+    assert_eq!(
+        (h.weights_set_rate_limit, h.weights_version_key, h.tempo),
+        (1000, 7, 10)
+    );
+    let stale = chain
+        .set_weights(&alice, NET, &weights, 6)
+        .await
+        .expect_err("old version key");
+    assert_eq!(stale.refusal(), Some(Refusal::StaleVersionKey), "{stale}");
+    let fast = chain
+        .set_weights(&alice, NET, &weights, 7)
+        .await
+        .expect_err("rate limited");
+    assert_eq!(fast.refusal(), Some(Refusal::RateLimited), "{fast}");
+    let not_owner = chain
+        .submit(&bob, &calls::admin_set("sudo_set_tempo", NET, 3))
+        .await
+        .expect_err("not owner");
+    assert!(matches!(not_owner, ChainError::Failed { .. }), "{not_owner}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commit_reveal_round_trip() {
+    let net = devnet().await;
+    let chain = Subtensor::connect(&Network::Url(net.url.clone()))
+        .await
+        .expect("client connects");
+    let (alice, bob) = (dev("alice"), dev("bob"));
+    register(&chain, &alice).await;
+    register(&chain, &bob).await;
+    chain
+        .submit(&alice, &calls::add_stake(alice.public(), NET, 10_000_000_000))
+        .await
+        .expect("stake");
+    chain
+        .submit(
+            &alice,
+            &calls::admin_set("sudo_set_commit_reveal_weights_enabled", NET, 1),
+        )
+        .await
+        .expect("cr");
+    wait_blocks(&chain, 12).await;
+
+    let weights = EmitWeights {
+        uids: vec![Uid(1)],
+        values: vec![65535],
+    };
+    let direct = chain
+        .set_weights(&alice, NET, &weights, 0)
+        .await
+        .expect_err("commit-reveal only");
+    assert_eq!(direct.refusal(), Some(Refusal::CommitRevealEnabled), "{direct}");
+
+    let salt = [3u16, 1, 4, 1, 5, 9, 2, 6];
+    let hash = commit_hash(&alice.hotkey(), NET, &weights, &salt, 0);
+    chain.commit_weights(&alice, NET, hash).await.expect("commit");
+    let early = chain
+        .reveal_weights(&alice, NET, &weights, &salt, 0)
+        .await
+        .expect_err("too early");
+    assert_eq!(early.refusal(), Some(Refusal::RevealMismatch), "{early}");
+    // Reveal in the next epoch (tempo 10 → within 11 blocks).
+    wait_blocks(&chain, 11).await;
+    let wrong = chain
+        .reveal_weights(&alice, NET, &weights, &[0; 8], 0)
+        .await
+        .expect_err("wrong salt");
+    assert!(
+        matches!(&wrong, ChainError::Failed { name, .. } if name == "InvalidRevealCommitHashNotMatch"),
+        "{wrong}"
+    );
+    let revealed = chain
+        .reveal_weights(&alice, NET, &weights, &salt, 0)
+        .await
+        .expect("reveal");
+    let m = chain.metagraph(NET).await.expect("metagraph");
+    assert_eq!(m.neuron(Uid(0)).expect("alice").last_update, revealed.block);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_transactions_are_refused_and_the_devnet_keeps_going() {
+    let net = devnet().await;
+    let chain = Subtensor::connect(&Network::Url(net.url.clone()))
+        .await
+        .expect("client connects");
+    let alice = dev("alice");
+
+    let garbage = net
+        .node
+        .submit(&[0x84, 0x00, 0x01, 0x02], None)
+        .expect_err("garbage");
+    assert!(
+        matches!(garbage, kindred_chain::devnet::runtime::Invalid::Undecodable(_)),
+        "{garbage:?}"
+    );
+
+    // A transaction signed by Alice with Bob's address fails its signature check.
+    let call = calls::set_commitment(NET, "x").expect("call");
+    let client = subxt::OnlineClient::<subxt::SubstrateConfig>::from_insecure_url(&net.url)
+        .await
+        .expect("subxt");
+    let at = client.at_current_block().await.expect("at");
+    let params = subxt::config::DefaultExtrinsicParamsBuilder::<subxt::SubstrateConfig>::new()
+        .nonce(0)
+        .build();
+    let mut signable = at
+        .transactions()
+        .create_signable_offline(&call, params)
+        .expect("signable");
+    let signature =
+        subxt::utils::MultiSignature::Sr25519(alice.sign(&signable.signer_payload().expect("payload")));
+    let forged = signable
+        .sign_with_account_and_signature(&dev("bob").keypair().public_key().to_account_id(), &signature)
+        .expect("forged");
+    let refused = net
+        .node
+        .submit(forged.encoded(), None)
+        .expect_err("bad signature");
+    assert_eq!(refused, kindred_chain::devnet::runtime::Invalid::BadProof);
+
+    // Through the client: an unknown call is refused by the pool with a typed error.
+    let unknown = subxt::dynamic::transaction(
+        "Balances",
+        "force_set_balance",
+        vec![
+            subxt::dynamic::Value::unnamed_variant("Id", [subxt::dynamic::Value::from_bytes(alice.public())]),
+            subxt::dynamic::Value::u128(1),
+        ],
+    );
+    let err = chain.submit(&alice, &unknown).await.expect_err("unsupported");
+    assert!(
+        matches!(err, ChainError::Rejected(PoolRejection::Other(_))),
+        "{err}"
+    );
+
+    // Unregistered hotkeys cannot commit.
+    let not_registered = chain
+        .set_commitment(&alice, NET, "hf:a/b@c")
+        .await
+        .expect_err("not registered");
+    assert!(
+        matches!(&not_registered, ChainError::Failed { name, .. } if name == "AccountNotAllowedCommit"),
+        "{not_registered}"
+    );
+
+    let before = chain.best_block().await.expect("best");
+    wait_blocks(&chain, 2).await;
+    assert!(chain.best_block().await.expect("best").0 >= before.0 + 2);
+    let m = chain.metagraph(Netuid(9)).await.expect_err("no such subnet");
+    assert!(matches!(m, ChainError::NoSuchSubnet(Netuid(9))), "{m}");
+}
