@@ -204,6 +204,14 @@ impl ChainError {
         match self {
             ChainError::Failed { refusal, .. } => Some(refusal.clone()),
             ChainError::Rejected(r) => r.refusal(),
+            ChainError::Weights(w) => Some(match w {
+                WeightsRejection::HotKeyNotRegisteredInSubNet => Refusal::NotRegistered,
+                WeightsRejection::NeuronNoValidatorPermit => Refusal::NoValidatorPermit,
+                WeightsRejection::IncorrectWeightVersionKey { .. } => Refusal::StaleVersionKey,
+                WeightsRejection::SettingWeightsTooFast { .. } => Refusal::RateLimited,
+                WeightsRejection::CommitRevealEnabled => Refusal::CommitRevealEnabled,
+                _ => Refusal::Other,
+            }),
             _ => None,
         }
     }

@@ -192,8 +192,9 @@ pub fn precheck(
             }
         }
     }
+    // A reveal pays no rate limit of its own: its commit did.
     let since = signer.now.since(signer.last_update);
-    if signer.last_update.0 > 0 && since < hyper.weights_set_rate_limit {
+    if submission == Submission::Direct && signer.last_update.0 > 0 && since < hyper.weights_set_rate_limit {
         return Err(WeightsRejection::SettingWeightsTooFast {
             last: signer.last_update,
             limit: hyper.weights_set_rate_limit,

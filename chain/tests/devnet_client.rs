@@ -12,7 +12,7 @@ use std::time::Duration;
 use kindred_chain::devnet::{Devnet, DevnetConfig};
 use kindred_chain::error::{PoolRejection, Refusal};
 use kindred_chain::subnet::{Netuid, Uid};
-use kindred_chain::subtensor::{Subtensor, calls};
+use kindred_chain::subtensor::{SubmitOptions, Subtensor, calls};
 use kindred_chain::wallet::Signer;
 use kindred_chain::weights::{EmitWeights, Zeros, commit_hash, normalise};
 use kindred_chain::{Chain, ChainError, Network};
@@ -46,12 +46,16 @@ impl Drop for Running {
 }
 
 async fn devnet() -> Running {
+    devnet_on(SocketAddr::from(([127, 0, 0, 1], 0))).await
+}
+
+async fn devnet_on(addr: SocketAddr) -> Running {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
     let config = DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        addr,
         block_time: Duration::from_millis(40),
         metadata: finney_metadata(),
         spec_name: "node-subtensor".into(),
@@ -207,7 +211,17 @@ async fn commit_reveal_round_trip() {
         )
         .await
         .expect("cr");
-    wait_blocks(&chain, 12).await;
+    // Long epochs, so "too early" and "in the window" do not depend on how fast this machine is.
+    const TEMPO: u64 = 50;
+    chain
+        .submit(
+            &alice,
+            &calls::admin_set("sudo_set_tempo", NET, u128::from(TEMPO)),
+        )
+        .await
+        .expect("tempo");
+    // Just past an epoch boundary: permits are handed out and a whole epoch lies ahead.
+    wait_for_epoch_start(&chain, TEMPO).await;
 
     let weights = EmitWeights {
         uids: vec![Uid(1)],
@@ -218,17 +232,39 @@ async fn commit_reveal_round_trip() {
         .await
         .expect_err("commit-reveal only");
     assert_eq!(direct.refusal(), Some(Refusal::CommitRevealEnabled), "{direct}");
+    let raw = Subtensor::connect_with(
+        &Network::Url(net.url.clone()),
+        SubmitOptions {
+            precheck: false,
+            ..SubmitOptions::default()
+        },
+    )
+    .await
+    .expect("client connects");
+    let direct = raw
+        .set_weights(&alice, NET, &weights, 0)
+        .await
+        .expect_err("commit-reveal only");
+    assert!(
+        matches!(&direct, ChainError::Failed { name, .. } if name == "CommitRevealEnabled"),
+        "{direct}"
+    );
 
     let salt = [3u16, 1, 4, 1, 5, 9, 2, 6];
     let hash = commit_hash(&alice.hotkey(), NET, &weights, &salt, 0);
-    chain.commit_weights(&alice, NET, hash).await.expect("commit");
+    let committed = chain.commit_weights(&alice, NET, hash).await.expect("commit");
     let early = chain
         .reveal_weights(&alice, NET, &weights, &salt, 0)
         .await
         .expect_err("too early");
+    assert!(
+        matches!(&early, ChainError::Failed { name, .. } if name == "RevealTooEarly"),
+        "{early}"
+    );
     assert_eq!(early.refusal(), Some(Refusal::RevealMismatch), "{early}");
-    // Reveal in the next epoch (tempo 10 → within 11 blocks).
-    wait_blocks(&chain, 11).await;
+    // The reveal window is the next epoch.
+    wait_for_epoch_start(&chain, TEMPO).await;
+    assert!(chain.best_block().await.expect("best").0 > committed.block.0);
     let wrong = chain
         .reveal_weights(&alice, NET, &weights, &[0; 8], 0)
         .await
@@ -243,6 +279,19 @@ async fn commit_reveal_round_trip() {
         .expect("reveal");
     let m = chain.metagraph(NET).await.expect("metagraph");
     assert_eq!(m.neuron(Uid(0)).expect("alice").last_update, revealed.block);
+}
+
+/// Wait until the block after the next epoch of subnet `NET` (subtensor runs it when
+/// `(block + netuid + 1) % (tempo + 1) == 0`).
+async fn wait_for_epoch_start(chain: &Subtensor, tempo: u64) {
+    let start = chain.best_block().await.expect("best").0;
+    loop {
+        let b = chain.best_block().await.expect("best").0;
+        if b > start && (b + u64::from(NET.0) + 1) % (tempo + 1) == 1 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,4 +365,23 @@ async fn bad_transactions_are_refused_and_the_devnet_keeps_going() {
     assert!(chain.best_block().await.expect("best").0 >= before.0 + 2);
     let m = chain.metagraph(Netuid(9)).await.expect_err("no such subnet");
     assert!(matches!(m, ChainError::NoSuchSubnet(Netuid(9))), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_a_node_restart() {
+    let first = devnet().await;
+    let addr: SocketAddr = first.url.trim_start_matches("ws://").parse().expect("addr");
+    let chain = Subtensor::connect(&Network::Url(first.url.clone()))
+        .await
+        .expect("client connects");
+    chain.hyperparameters(NET).await.expect("read before the restart");
+
+    // The node goes away and comes back on the same address; the client reconnects on its own.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let second = devnet_on(addr).await;
+    let h = chain.hyperparameters(NET).await.expect("read after the restart");
+    assert_eq!(h.tempo, 10);
+    assert!(chain.best_block().await.expect("best block").0 < 1000);
+    drop(second);
 }

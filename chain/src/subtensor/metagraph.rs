@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use scale_decode::DecodeAsType;
 use scale_info::TypeDef;
-use subxt::client::OnlineClient;
+use subxt::client::{ClientAtBlock, OnlineClient, OnlineClientAtBlockImpl};
 use subxt::config::SubstrateConfig;
 use subxt::metadata::Metadata;
 use subxt::utils::AccountId32;
@@ -18,6 +18,8 @@ use super::{classify, unexpected};
 use crate::account::{Coldkey, Hotkey};
 use crate::error::ChainError;
 use crate::subnet::{Axon, Block, Metagraph, Netuid, Neuron, Uid};
+
+type AtBlock = ClientAtBlock<SubstrateConfig, OnlineClientAtBlockImpl<SubstrateConfig>>;
 
 /// The `SelectiveMetagraph` fields Kindred reads, by name.
 pub(crate) const FIELDS: [&str; 8] = [
@@ -152,7 +154,7 @@ pub(super) async fn read(
         .map_err(|e| classify(url, "metagraph", &e))?;
     let block = Block(at.block_number());
     let Some(indexes) = selective_indexes(at.metadata_ref()) else {
-        return from_storage(url, client, netuid).await;
+        return from_storage(url, &at, netuid).await;
     };
     let payload = subxt::dynamic::runtime_api_call::<_, Option<SelectiveMetagraph>>(
         "SubnetInfoRuntimeApi",
@@ -169,15 +171,7 @@ pub(super) async fn read(
 }
 
 /// The same metagraph from storage items, for nodes without the selective runtime API.
-async fn from_storage(
-    url: &str,
-    client: &OnlineClient<SubstrateConfig>,
-    netuid: Netuid,
-) -> Result<Metagraph, ChainError> {
-    let at = client
-        .at_current_block()
-        .await
-        .map_err(|e| classify(url, "metagraph", &e))?;
+async fn from_storage(url: &str, at: &AtBlock, netuid: Netuid) -> Result<Metagraph, ChainError> {
     let block = Block(at.block_number());
     let storage = at.storage();
     let err = |what: &'static str| move |e: subxt::error::StorageError| classify(url, what, &e);

@@ -27,7 +27,7 @@ use crate::error::{ChainError, PoolRejection, Refusal};
 use crate::network::Network;
 use crate::subnet::{Block, Commitment, Hyperparameters, Metagraph, Netuid};
 use crate::wallet::Signer;
-use crate::weights::EmitWeights;
+use crate::weights::{self, EmitWeights, SignerState, Submission};
 use crate::{Chain, Included};
 
 type Rpc = LegacyRpcMethods<RpcConfigFor<SubstrateConfig>>;
@@ -43,6 +43,9 @@ pub struct SubmitOptions {
     pub attempts: u32,
     /// First back-off; doubles per attempt.
     pub backoff: Duration,
+    /// Check weights the way the chain will before paying for a transaction (reads the
+    /// metagraph and hyperparameters once per submission).
+    pub precheck: bool,
 }
 
 impl Default for SubmitOptions {
@@ -52,6 +55,7 @@ impl Default for SubmitOptions {
             wait_for_finalization: false,
             attempts: 3,
             backoff: Duration::from_millis(500),
+            precheck: true,
         }
     }
 }
@@ -253,6 +257,33 @@ impl Subtensor {
             value.decode().map_err(|e| unexpected(entry, &e))
         })
         .await
+    }
+
+    /// Run [`weights::precheck`] for `signer` against the chain's current view.
+    async fn precheck(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        weights: &EmitWeights,
+        version_key: u64,
+        submission: Submission,
+    ) -> Result<(), ChainError> {
+        if !self.options.precheck {
+            return Ok(());
+        }
+        let hyper = self.hyperparameters(netuid).await?;
+        let metagraph = self.metagraph(netuid).await?;
+        let now = self.best_block().await?;
+        let me = metagraph.neurons.iter().find(|n| n.hotkey == signer.hotkey());
+        let state = SignerState {
+            n: metagraph.n(),
+            uid: me.map(|n| n.uid),
+            validator_permit: me.is_some_and(|n| n.validator_permit),
+            last_update: me.map(|n| n.last_update).unwrap_or(Block(0)),
+            now,
+        };
+        weights::precheck(weights, version_key, &hyper, &state, submission)?;
+        Ok(())
     }
 
     async fn storage_u64(&self, entry: &'static str, netuid: Netuid) -> Result<u64, ChainError> {
@@ -543,6 +574,8 @@ impl Chain for Subtensor {
         weights: &EmitWeights,
         version_key: u64,
     ) -> Result<Included, ChainError> {
+        self.precheck(signer, netuid, weights, version_key, Submission::Direct)
+            .await?;
         self.submit(signer, &calls::set_weights(netuid, weights, version_key))
             .await
     }
@@ -564,6 +597,8 @@ impl Chain for Subtensor {
         salt: &[u16],
         version_key: u64,
     ) -> Result<Included, ChainError> {
+        self.precheck(signer, netuid, weights, version_key, Submission::CommitReveal)
+            .await?;
         self.submit(signer, &calls::reveal_weights(netuid, weights, salt, version_key))
             .await
     }
