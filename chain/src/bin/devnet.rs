@@ -1,0 +1,88 @@
+//! `devnet`: run Kindred's local development chain.
+//!
+//! Until the devnet carries its own runtime metadata (issue #5), it needs a metadata file to serve,
+//! for example Finney's (`subxt metadata --url wss://entrypoint-finney.opentensor.ai:443 -f bytes`).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use kindred_chain::devnet::{Devnet, DevnetConfig};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Kindred's local subtensor-compatible development chain")]
+struct Args {
+    /// Address to serve JSON-RPC on (WebSocket and HTTP).
+    #[arg(long, env = "KINDRED_DEVNET_ADDR", default_value = "127.0.0.1:9944")]
+    addr: SocketAddr,
+    /// Milliseconds between blocks.
+    #[arg(long, env = "KINDRED_DEVNET_BLOCK_MS", default_value_t = 250)]
+    block_ms: u64,
+    /// SCALE runtime metadata to serve (`RuntimeMetadataPrefixed` bytes).
+    #[arg(long, env = "KINDRED_DEVNET_METADATA")]
+    metadata: PathBuf,
+    /// Runtime spec name and versions to report with that metadata.
+    #[arg(long, env = "KINDRED_DEVNET_SPEC_NAME", default_value = "node-subtensor")]
+    spec_name: String,
+    #[arg(long, env = "KINDRED_DEVNET_SPEC_VERSION", default_value_t = 424)]
+    spec_version: u32,
+    #[arg(long, env = "KINDRED_DEVNET_TX_VERSION", default_value_t = 1)]
+    transaction_version: u32,
+    /// The subnet created at genesis.
+    #[arg(long, env = "KINDRED_DEVNET_NETUID", default_value_t = 1)]
+    netuid: u16,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let metadata = std::fs::read(&args.metadata)
+        .with_context(|| format!("reading metadata {}", args.metadata.display()))?;
+    let devnet = Devnet::bind(DevnetConfig {
+        addr: args.addr,
+        block_time: Duration::from_millis(args.block_ms),
+        metadata,
+        spec_name: args.spec_name,
+        spec_version: args.spec_version,
+        transaction_version: args.transaction_version,
+        netuid: args.netuid,
+    })
+    .await
+    .context("starting the devnet")?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.cancel();
+    });
+    devnet.run(cancel).await.context("running the devnet")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
