@@ -14,6 +14,24 @@ use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(version, about = "Kindred's local subtensor-compatible development chain")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    run: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Write btcli-format wallets (alice … ferdie) holding the devnet's funded dev keys.
+    Wallets {
+        /// Wallets directory (btcli's `--wallet.path`); existing wallets are never overwritten.
+        #[arg(long = "wallet.path", env = "BT_WALLET_PATH", default_value_os_t = kindred_chain::wallet::default_wallets_dir())]
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// Address to serve JSON-RPC on (WebSocket and HTTP).
     #[arg(long, env = "KINDRED_DEVNET_ADDR", default_value = "127.0.0.1:9944")]
@@ -23,7 +41,7 @@ struct Args {
     block_ms: u64,
     /// SCALE runtime metadata to serve (`RuntimeMetadataPrefixed` bytes).
     #[arg(long, env = "KINDRED_DEVNET_METADATA")]
-    metadata: PathBuf,
+    metadata: Option<PathBuf>,
     /// Runtime spec name and versions to report with that metadata.
     #[arg(long, env = "KINDRED_DEVNET_SPEC_NAME", default_value = "node-subtensor")]
     spec_name: String,
@@ -44,9 +62,21 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .init();
-    let args = Args::parse();
-    let metadata = std::fs::read(&args.metadata)
-        .with_context(|| format!("reading metadata {}", args.metadata.display()))?;
+    let cli = Cli::parse();
+    if let Some(Command::Wallets { path }) = cli.command {
+        let written =
+            kindred_chain::devnet::wallets::write_dev_wallets(&path).context("writing dev wallets")?;
+        for w in written {
+            println!("{}", w.display());
+        }
+        return Ok(());
+    }
+    let args = cli.run;
+    let metadata_path = args
+        .metadata
+        .context("--metadata is required until the devnet has its own metadata")?;
+    let metadata = std::fs::read(&metadata_path)
+        .with_context(|| format!("reading metadata {}", metadata_path.display()))?;
     let devnet = Devnet::bind(DevnetConfig {
         addr: args.addr,
         block_time: Duration::from_millis(args.block_ms),

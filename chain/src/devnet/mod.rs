@@ -7,12 +7,13 @@
 //! sr25519 signatures verified over the standard signing payload.
 //!
 //! Modules: [`state`] (typed chain state and rules), [`runtime`] (SCALE in and out),
-//! [`node`] (blocks and pool), [`rpc`] (JSON-RPC).
+//! [`node`] (blocks and pool), [`rpc`] (JSON-RPC), [`wallets`] (btcli wallets for the dev keys).
 
 pub mod node;
 pub mod rpc;
 pub mod runtime;
 pub mod state;
+pub mod wallets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
