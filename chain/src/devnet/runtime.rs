@@ -349,34 +349,34 @@ impl Runtime {
                 Ok(num(subnet.neurons.len() as u128))
             })?;
             out.put("SubtensorModule", "Tempo", key(), |_| {
-                Ok(num(u128::from(p.tempo)))
+                Ok(num(u128::from(p.hyper.tempo)))
             })?;
             out.put("SubtensorModule", "ImmunityPeriod", key(), |_| {
-                Ok(num(u128::from(p.immunity_period)))
+                Ok(num(u128::from(p.hyper.immunity_period)))
             })?;
             out.put("SubtensorModule", "MaxAllowedUids", key(), |_| {
-                Ok(num(u128::from(p.max_allowed_uids)))
+                Ok(num(u128::from(p.hyper.max_allowed_uids)))
             })?;
             out.put("SubtensorModule", "MaxAllowedValidators", key(), |_| {
                 Ok(num(u128::from(p.max_allowed_validators)))
             })?;
             out.put("SubtensorModule", "MinAllowedWeights", key(), |_| {
-                Ok(num(u128::from(p.min_allowed_weights)))
+                Ok(num(u128::from(p.hyper.min_allowed_weights)))
             })?;
             out.put("SubtensorModule", "MaxWeightsLimit", key(), |_| {
-                Ok(num(u128::from(p.max_weights_limit)))
+                Ok(num(u128::from(p.hyper.max_weights_limit)))
             })?;
             out.put("SubtensorModule", "WeightsVersionKey", key(), |_| {
-                Ok(num(u128::from(p.weights_version_key)))
+                Ok(num(u128::from(p.hyper.weights_version_key)))
             })?;
             out.put("SubtensorModule", "WeightsSetRateLimit", key(), |_| {
-                Ok(num(u128::from(p.weights_set_rate_limit)))
+                Ok(num(u128::from(p.hyper.weights_set_rate_limit)))
             })?;
             out.put("SubtensorModule", "CommitRevealWeightsEnabled", key(), |_| {
-                Ok(Value::bool(p.commit_reveal_weights_enabled))
+                Ok(Value::bool(p.hyper.commit_reveal_weights_enabled))
             })?;
             out.put("SubtensorModule", "RevealPeriodEpochs", key(), |_| {
-                Ok(num(u128::from(p.reveal_period_epochs)))
+                Ok(num(u128::from(p.hyper.reveal_period_epochs)))
             })?;
             out.put("SubtensorModule", "Burn", key(), |_| Ok(num(p.burn)))?;
             let column = |f: &dyn Fn(&super::state::NeuronState) -> u128| {
@@ -653,18 +653,18 @@ impl Runtime {
             let v = match name {
                 "netuid" => num(u128::from(netuid)),
                 "block" => num(u128::from(state.block)),
-                "tempo" => num(u128::from(p.tempo)),
+                "tempo" => num(u128::from(p.hyper.tempo)),
                 "owner_hotkey" | "owner_coldkey" => Value::from_bytes(subnet.owner),
-                "min_allowed_weights" => num(u128::from(p.min_allowed_weights)),
-                "max_weights_limit" => num(u128::from(p.max_weights_limit)),
-                "weights_version" => num(u128::from(p.weights_version_key)),
-                "weights_rate_limit" => num(u128::from(p.weights_set_rate_limit)),
+                "min_allowed_weights" => num(u128::from(p.hyper.min_allowed_weights)),
+                "max_weights_limit" => num(u128::from(p.hyper.max_weights_limit)),
+                "weights_version" => num(u128::from(p.hyper.weights_version_key)),
+                "weights_rate_limit" => num(u128::from(p.hyper.weights_set_rate_limit)),
                 "max_validators" => num(u128::from(p.max_allowed_validators)),
-                "immunity_period" => num(u128::from(p.immunity_period)),
+                "immunity_period" => num(u128::from(p.hyper.immunity_period)),
                 "burn" => num(p.burn),
                 "registration_allowed" => Value::bool(true),
-                "commit_reveal_weights_enabled" => Value::bool(p.commit_reveal_weights_enabled),
-                "commit_reveal_period" => num(u128::from(p.reveal_period_epochs)),
+                "commit_reveal_weights_enabled" => Value::bool(p.hyper.commit_reveal_weights_enabled),
+                "commit_reveal_period" => num(u128::from(p.hyper.reveal_period_epochs)),
                 "hotkeys" => col(&|n| Value::from_bytes(n.hotkey)),
                 "coldkeys" => col(&|n| Value::from_bytes(n.coldkey)),
                 "active" => col(&|_| Value::bool(true)),

@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::account::Hotkey;
+use crate::subnet::{Hyperparameters, Netuid};
 use crate::weights::{EmitWeights, commit_hash};
-use crate::{account::Hotkey, subnet::Netuid};
 
 pub type AccountId = [u8; 32];
 
@@ -72,18 +73,11 @@ pub struct NeuronState {
 /// `WeightCommits` stores it.
 pub type WeightCommit = ([u8; 32], u64, u64, u64);
 
+/// A subnet's parameters: the hyperparameters clients read, plus what only the devnet's rules use.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SubnetParams {
-    pub tempo: u16,
-    pub immunity_period: u16,
-    pub max_allowed_uids: u16,
+    pub hyper: Hyperparameters,
     pub max_allowed_validators: u16,
-    pub min_allowed_weights: u16,
-    pub max_weights_limit: u16,
-    pub weights_version_key: u64,
-    pub weights_set_rate_limit: u64,
-    pub commit_reveal_weights_enabled: bool,
-    pub reveal_period_epochs: u64,
     pub burn: u128,
     /// Blocks between two commitments of one hotkey.
     pub commitment_rate_limit: u64,
@@ -93,16 +87,18 @@ impl SubnetParams {
     /// Fast development settings: epochs every 10 blocks, no rate limits to wait out.
     pub fn development() -> SubnetParams {
         SubnetParams {
-            tempo: 10,
-            immunity_period: 20,
-            max_allowed_uids: 64,
+            hyper: Hyperparameters {
+                tempo: 10,
+                immunity_period: 20,
+                max_allowed_uids: 64,
+                min_allowed_weights: 1,
+                max_weights_limit: u16::MAX,
+                weights_version_key: 0,
+                weights_set_rate_limit: 0,
+                commit_reveal_weights_enabled: false,
+                reveal_period_epochs: 1,
+            },
             max_allowed_validators: 8,
-            min_allowed_weights: 1,
-            max_weights_limit: u16::MAX,
-            weights_version_key: 0,
-            weights_set_rate_limit: 0,
-            commit_reveal_weights_enabled: false,
-            reveal_period_epochs: 1,
             burn: TAO,
             commitment_rate_limit: 1,
         }
@@ -301,7 +297,7 @@ impl State {
                 version_key,
             } => {
                 let subnet = self.subnet_mut(netuid)?;
-                if subnet.params.commit_reveal_weights_enabled {
+                if subnet.params.hyper.commit_reveal_weights_enabled {
                     return subtensor("CommitRevealEnabled");
                 }
                 let uid = set_weights(subnet, &who, &uids, &values, version_key, now)?;
@@ -309,7 +305,7 @@ impl State {
             }
             Call::CommitWeights { netuid, hash } => {
                 let subnet = self.subnet_mut(netuid)?;
-                if !subnet.params.commit_reveal_weights_enabled {
+                if !subnet.params.hyper.commit_reveal_weights_enabled {
                     return subtensor("CommitRevealDisabled");
                 }
                 let Some(uid) = subnet.uid_of(&who) else {
@@ -317,13 +313,13 @@ impl State {
                 };
                 let neuron = &subnet.neurons[usize::from(uid)];
                 if neuron.last_update > 0
-                    && now.saturating_sub(neuron.last_update) < subnet.params.weights_set_rate_limit
+                    && now.saturating_sub(neuron.last_update) < subnet.params.hyper.weights_set_rate_limit
                 {
                     return subtensor("CommittingWeightsTooFast");
                 }
-                let tempo = u64::from(subnet.params.tempo);
+                let tempo = u64::from(subnet.params.hyper.tempo);
                 let epoch = epoch_index(netuid, tempo, now);
-                let reveal_epoch = epoch + subnet.params.reveal_period_epochs;
+                let reveal_epoch = epoch + subnet.params.hyper.reveal_period_epochs;
                 let first = first_block_of_epoch(netuid, tempo, reveal_epoch);
                 let last = first_block_of_epoch(netuid, tempo, reveal_epoch + 1).saturating_sub(1);
                 let queue = subnet.weight_commits.entry(who).or_default();
@@ -342,7 +338,7 @@ impl State {
                 version_key,
             } => {
                 let subnet = self.subnet_mut(netuid)?;
-                if !subnet.params.commit_reveal_weights_enabled {
+                if !subnet.params.hyper.commit_reveal_weights_enabled {
                     return subtensor("CommitRevealDisabled");
                 }
                 let weights = EmitWeights {
@@ -467,13 +463,13 @@ impl State {
                 }
                 let p = &mut subnet.params;
                 match param {
-                    Param::Tempo(v) => p.tempo = v.max(1),
-                    Param::WeightsSetRateLimit(v) => p.weights_set_rate_limit = v,
-                    Param::WeightsVersionKey(v) => p.weights_version_key = v,
-                    Param::CommitRevealWeightsEnabled(v) => p.commit_reveal_weights_enabled = v,
-                    Param::MinAllowedWeights(v) => p.min_allowed_weights = v,
-                    Param::MaxAllowedUids(v) => p.max_allowed_uids = v.max(1),
-                    Param::ImmunityPeriod(v) => p.immunity_period = v,
+                    Param::Tempo(v) => p.hyper.tempo = v.max(1),
+                    Param::WeightsSetRateLimit(v) => p.hyper.weights_set_rate_limit = v,
+                    Param::WeightsVersionKey(v) => p.hyper.weights_version_key = v,
+                    Param::CommitRevealWeightsEnabled(v) => p.hyper.commit_reveal_weights_enabled = v,
+                    Param::MinAllowedWeights(v) => p.hyper.min_allowed_weights = v,
+                    Param::MaxAllowedUids(v) => p.hyper.max_allowed_uids = v.max(1),
+                    Param::ImmunityPeriod(v) => p.hyper.immunity_period = v,
                 }
                 Ok(vec![Effect::ParamsChanged { netuid }])
             }
@@ -504,7 +500,7 @@ impl State {
             return subtensor("NotEnoughBalanceToStake");
         }
         let params = subnet.params.clone();
-        let slot = if subnet.neurons.len() < usize::from(params.max_allowed_uids) {
+        let slot = if subnet.neurons.len() < usize::from(params.hyper.max_allowed_uids) {
             None
         } else {
             // Replace the non-immune neuron with the lowest pruning score (its incentive), the
@@ -513,7 +509,9 @@ impl State {
                 .neurons
                 .iter()
                 .enumerate()
-                .filter(|(_, n)| now.saturating_sub(n.registered_at) >= u64::from(params.immunity_period))
+                .filter(|(_, n)| {
+                    now.saturating_sub(n.registered_at) >= u64::from(params.hyper.immunity_period)
+                })
                 .min_by_key(|(_, n)| (n.incentive, n.registered_at))
                 .map(|(i, _)| i);
             match candidate {
@@ -568,7 +566,7 @@ impl State {
             let tempo = self
                 .subnets
                 .get(&netuid)
-                .map(|s| u64::from(s.params.tempo))
+                .map(|s| u64::from(s.params.hyper.tempo))
                 .unwrap_or(0);
             // subtensor runs a subnet's epoch when (block + netuid + 1) % (tempo + 1) == 0.
             if tempo > 0 && (block + u64::from(netuid) + 1).is_multiple_of(tempo + 1) {
@@ -652,7 +650,7 @@ impl State {
         }
         let inc_sum: f64 = incentive.iter().sum();
         let div_sum: f64 = bonds.iter().sum();
-        let emission = u64::from(subnet.params.tempo) * 1_000_000_000;
+        let emission = u64::from(subnet.params.hyper.tempo) * 1_000_000_000;
         for (j, neuron) in subnet.neurons.iter_mut().enumerate() {
             let share = if inc_sum > 0.0 {
                 incentive[j] / inc_sum
@@ -696,11 +694,11 @@ fn set_weights(
         return subtensor("HotKeyNotRegisteredInSubNet");
     };
     let p = &subnet.params;
-    if version_key < p.weights_version_key {
+    if version_key < p.hyper.weights_version_key {
         return subtensor("IncorrectWeightVersionKey");
     }
     let neuron = &subnet.neurons[usize::from(uid)];
-    if neuron.last_update > 0 && now.saturating_sub(neuron.last_update) < p.weights_set_rate_limit {
+    if neuron.last_update > 0 && now.saturating_sub(neuron.last_update) < p.hyper.weights_set_rate_limit {
         return subtensor("SettingWeightsTooFast");
     }
     let only_self = uids.len() == 1 && uids[0] == uid;
@@ -717,13 +715,13 @@ fn set_weights(
             return subtensor("UidVecContainInvalidOne");
         }
     }
-    if !only_self && uids.len() < usize::from(p.min_allowed_weights).min(n) {
+    if !only_self && uids.len() < usize::from(p.hyper.min_allowed_weights).min(n) {
         return subtensor("WeightVecLengthIsLow");
     }
-    if p.max_weights_limit < u16::MAX && !only_self {
+    if p.hyper.max_weights_limit < u16::MAX && !only_self {
         let total: u64 = values.iter().map(|&v| u64::from(v)).sum();
         let top = values.iter().copied().max().map(u64::from).unwrap_or(0);
-        if total > 0 && top * u64::from(u16::MAX) > u64::from(p.max_weights_limit) * total {
+        if total > 0 && top * u64::from(u16::MAX) > u64::from(p.hyper.max_weights_limit) * total {
             return subtensor("MaxWeightExceeded");
         }
     }
