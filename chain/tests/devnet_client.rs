@@ -50,6 +50,10 @@ async fn devnet() -> Running {
 }
 
 async fn devnet_on(addr: SocketAddr) -> Running {
+    devnet_with(addr, finney_metadata()).await
+}
+
+async fn devnet_with(addr: SocketAddr, metadata: Vec<u8>) -> Running {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -57,7 +61,7 @@ async fn devnet_on(addr: SocketAddr) -> Running {
     let config = DevnetConfig {
         addr,
         block_time: Duration::from_millis(40),
-        metadata: finney_metadata(),
+        metadata,
         spec_name: "node-subtensor".into(),
         spec_version: 424,
         transaction_version: 1,
@@ -384,4 +388,69 @@ async fn reads_survive_a_node_restart() {
     assert_eq!(h.tempo, 10);
     assert!(chain.best_block().await.expect("best block").0 < 1000);
     drop(second);
+}
+
+/// Finney's metadata without `SubnetInfoRuntimeApi`, as an older node would describe itself.
+fn finney_without_selective_metagraph() -> Vec<u8> {
+    use codec::{Decode, Encode};
+    use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed};
+    let mut prefixed = RuntimeMetadataPrefixed::decode(&mut &finney_metadata()[..]).expect("decodes");
+    match &mut prefixed.1 {
+        RuntimeMetadata::V16(m) => m.apis.retain(|api| api.name != "SubnetInfoRuntimeApi"),
+        other => panic!("expected V16 metadata, got version {}", other.version()),
+    }
+    prefixed.encode()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metagraph_falls_back_to_storage_without_the_runtime_api() {
+    let full = devnet().await;
+    let bare = devnet_with(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        finney_without_selective_metagraph(),
+    )
+    .await;
+    let mut graphs = Vec::new();
+    for net in [&full, &bare] {
+        let chain = Subtensor::connect(&Network::Url(net.url.clone()))
+            .await
+            .expect("client connects");
+        let (alice, bob) = (dev("alice"), dev("bob"));
+        register(&chain, &alice).await;
+        register(&chain, &bob).await;
+        chain
+            .submit(&alice, &calls::add_stake(alice.public(), NET, 5_000_000_000))
+            .await
+            .expect("stake");
+        wait_blocks(&chain, 12).await;
+        let weights = normalise(&[(Uid(1), 1.0)], Zeros::Drop).expect("weights");
+        chain
+            .set_weights(&alice, NET, &weights, 0)
+            .await
+            .expect("weights");
+        wait_blocks(&chain, 12).await;
+        graphs.push(chain.metagraph(NET).await.expect("metagraph"));
+        let missing = chain.metagraph(Netuid(7)).await.expect_err("no such subnet");
+        assert!(
+            matches!(missing, ChainError::NoSuchSubnet(Netuid(7))),
+            "{missing}"
+        );
+    }
+    let (selective, storage) = (&graphs[0], &graphs[1]);
+    assert_eq!(storage.neurons.len(), 2);
+    let bob = storage.neuron(Uid(1)).expect("bob");
+    assert!(bob.incentive > 0.99, "incentive {}", bob.incentive);
+    assert!(storage.neuron(Uid(0)).expect("alice").validator_permit);
+    // Both readings describe the same subnet, neuron by neuron (blocks differ between the two
+    // chains, so compare the block-independent fields).
+    for (a, b) in selective.neurons.iter().zip(&storage.neurons) {
+        assert_eq!(
+            (a.uid, a.hotkey, a.coldkey, a.stake),
+            (b.uid, b.hotkey, b.coldkey, b.stake)
+        );
+        assert_eq!(
+            (a.validator_permit, a.incentive, a.axon.clone()),
+            (b.validator_permit, b.incentive, b.axon.clone())
+        );
+    }
 }
