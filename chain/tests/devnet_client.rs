@@ -101,6 +101,16 @@ async fn the_client_runs_a_subnet_round_on_the_devnet() {
         .expect("client connects");
     let (alice, bob, charlie) = (dev("alice"), dev("bob"), dev("charlie"));
 
+    // The finalized-block stream yields consecutive blocks as they come.
+    {
+        use futures::StreamExt;
+        let mut blocks = chain.blocks().await.expect("block stream");
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            seen.push(blocks.next().await.expect("stream open").expect("block").0);
+        }
+        assert!(seen.windows(2).all(|w| w[1] == w[0] + 1), "blocks {seen:?}");
+    }
     let b0 = chain.best_block().await.expect("best block");
     wait_blocks(&chain, 2).await;
     assert!(chain.finalized_block().await.expect("finalized").0 >= b0.0 + 2);
