@@ -195,7 +195,7 @@ fn build_tokenizer(meta: &Meta<'_>) -> Result<(Tokenizer, Vec<String>), GgufErro
         .filter(|(_, t)| **t == 3 || **t == 4)
         .map(|(s, t)| AddedToken::from(s.clone(), *t == 3))
         .collect();
-    tok.add_special_tokens(&added);
+    tok.add_special_tokens(added).map_err(GgufError::Tokenizer)?;
     Ok((tok, tokens))
 }
 

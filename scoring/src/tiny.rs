@@ -154,7 +154,7 @@ pub fn tiny_tokenizer() -> Result<Tokenizer, TinyError> {
         .iter()
         .map(|s| AddedToken::from(*s, true))
         .collect();
-    tok.add_special_tokens(&specials);
+    tok.add_special_tokens(specials).map_err(TinyError::Tokenizer)?;
     Ok(tok)
 }
 
