@@ -216,3 +216,44 @@ impl ChainError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_pool_errors_become_typed_rejections() {
+        // Texts as substrate's author RPC reports them (code 1010, `data` appended).
+        let custom = PoolRejection::from_node_message("Invalid Transaction \"Custom error: 6\"");
+        assert_eq!(
+            custom,
+            PoolRejection::Custom {
+                code: 6,
+                name: "RateLimitExceeded"
+            }
+        );
+        assert_eq!(custom.refusal(), Some(Refusal::RateLimited));
+        let unregistered = PoolRejection::from_node_message("Invalid Transaction Custom error: 10");
+        assert_eq!(unregistered.refusal(), Some(Refusal::NotRegistered));
+        assert_eq!(
+            PoolRejection::from_node_message("Invalid Transaction \"Transaction is outdated\""),
+            PoolRejection::StaleNonce
+        );
+        assert_eq!(
+            PoolRejection::from_node_message("Invalid Transaction \"Transaction has a bad signature\""),
+            PoolRejection::BadSignature
+        );
+        assert_eq!(
+            PoolRejection::from_node_message(
+                "Invalid Transaction \"Transaction has an ancient birth block\""
+            ),
+            PoolRejection::Expired
+        );
+        assert!(ChainError::Rejected(PoolRejection::StaleNonce).is_retryable());
+        assert!(!ChainError::Rejected(custom).is_retryable());
+        assert!(matches!(
+            PoolRejection::from_node_message("something new"),
+            PoolRejection::Other(_)
+        ));
+    }
+}
