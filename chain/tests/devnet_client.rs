@@ -75,6 +75,17 @@ async fn devnet_with(addr: SocketAddr, metadata: Vec<u8>) -> Running {
     Running { url, cancel, node }
 }
 
+/// A client that skips Kindred's weight pre-check, so the chain's own refusals show.
+async fn unchecked_client(url: &str) -> Subtensor {
+    let options = SubmitOptions {
+        precheck: false,
+        ..SubmitOptions::default()
+    };
+    Subtensor::connect_with(&Network::Url(url.to_owned()), options)
+        .await
+        .expect("client connects")
+}
+
 fn dev(name: &str) -> Signer {
     Signer::dev(name).expect("dev key")
 }
@@ -246,15 +257,7 @@ async fn commit_reveal_round_trip() {
         .await
         .expect_err("commit-reveal only");
     assert_eq!(direct.refusal(), Some(Refusal::CommitRevealEnabled), "{direct}");
-    let raw = Subtensor::connect_with(
-        &Network::Url(net.url.clone()),
-        SubmitOptions {
-            precheck: false,
-            ..SubmitOptions::default()
-        },
-    )
-    .await
-    .expect("client connects");
+    let raw = unchecked_client(&net.url).await;
     let direct = raw
         .set_weights(&alice, NET, &weights, 0)
         .await

@@ -297,8 +297,13 @@ impl Runtime {
         outcomes: &[Outcome],
         block_hashes: &[(u64, [u8; 32])],
     ) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, RuntimeError> {
+        let at = self
+            .offline
+            .at_block(0u64)
+            .map_err(|e| RuntimeError::Metadata(e.to_string()))?;
         let mut out = Projection {
             rt: self,
+            at,
             map: BTreeMap::new(),
         };
         let acct = |a: &AccountId| Value::from_bytes(a);
@@ -729,6 +734,11 @@ impl Runtime {
 
 struct Projection<'a> {
     rt: &'a Runtime,
+    /// One offline view of the metadata for every key of the projection.
+    at: subxt::client::ClientAtBlock<
+        SubstrateConfig,
+        subxt::client::OfflineClientAtBlockImpl<SubstrateConfig>,
+    >,
     map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
@@ -745,13 +755,9 @@ impl Projection<'_> {
             debug!(pallet, entry, "storage item not in metadata; skipped");
             return Ok(());
         };
-        let at = self
-            .rt
-            .offline
-            .at_block(0u64)
-            .map_err(|e| RuntimeError::Metadata(e.to_string()))?;
         let addr = subxt::dynamic::storage::<Vec<Value>, Value>(pallet, entry);
-        let key = at
+        let key = self
+            .at
             .storage()
             .entry(addr)
             .and_then(|e| e.fetch_key(keys))

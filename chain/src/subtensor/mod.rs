@@ -32,6 +32,19 @@ use crate::{Chain, Included};
 
 type Rpc = LegacyRpcMethods<RpcConfigFor<SubstrateConfig>>;
 
+/// The `SubtensorModule` storage items behind [`Hyperparameters`], in field order.
+const HYPERPARAMETERS: [&str; 9] = [
+    "Tempo",
+    "ImmunityPeriod",
+    "MaxAllowedUids",
+    "MinAllowedWeights",
+    "MaxWeightsLimit",
+    "WeightsVersionKey",
+    "WeightsSetRateLimit",
+    "CommitRevealWeightsEnabled",
+    "RevealPeriodEpochs",
+];
+
 /// How transactions are sent.
 #[derive(Clone, Debug)]
 pub struct SubmitOptions {
@@ -235,30 +248,6 @@ impl Subtensor {
         Err(ChainError::StreamEnded)
     }
 
-    async fn storage_value(
-        &self,
-        pallet: &'static str,
-        entry: &'static str,
-        netuid: Netuid,
-    ) -> Result<Value, ChainError> {
-        let url = &self.url;
-        self.read(|conn| async move {
-            let at = conn
-                .client
-                .at_current_block()
-                .await
-                .map_err(|e| classify(url, entry, &e))?;
-            let addr = subxt::dynamic::storage::<(u16,), Value>(pallet, entry);
-            let value = at
-                .storage()
-                .fetch(addr, (netuid.0,))
-                .await
-                .map_err(|e| classify(url, entry, &e))?;
-            value.decode().map_err(|e| unexpected(entry, &e))
-        })
-        .await
-    }
-
     /// Run [`weights::precheck`] for `signer` against the chain's current view.
     async fn precheck(
         &self,
@@ -284,14 +273,6 @@ impl Subtensor {
         };
         weights::precheck(weights, version_key, &hyper, &state, submission)?;
         Ok(())
-    }
-
-    async fn storage_u64(&self, entry: &'static str, netuid: Netuid) -> Result<u64, ChainError> {
-        let value = self.storage_value("SubtensorModule", entry, netuid).await?;
-        number(&value).ok_or(ChainError::Unexpected {
-            what: entry,
-            reason: format!("not a number: {value}"),
-        })
     }
 }
 
@@ -553,17 +534,44 @@ impl Chain for Subtensor {
     }
 
     async fn hyperparameters(&self, netuid: Netuid) -> Result<Hyperparameters, ChainError> {
+        let url = &self.url;
+        // All nine items from one block, so a change between reads cannot mix two views.
+        let read = self
+            .read(|conn| async move {
+                let at = conn
+                    .client
+                    .at_current_block()
+                    .await
+                    .map_err(|e| classify(url, "hyperparameters", &e))?;
+                let mut out = [0u64; 9];
+                for (slot, entry) in out.iter_mut().zip(HYPERPARAMETERS) {
+                    let addr = subxt::dynamic::storage::<(u16,), Value>("SubtensorModule", entry);
+                    let value = at
+                        .storage()
+                        .fetch(addr, (netuid.0,))
+                        .await
+                        .map_err(|e| classify(url, entry, &e))?
+                        .decode()
+                        .map_err(|e| unexpected(entry, &e))?;
+                    *slot = number(&value).ok_or(ChainError::Unexpected {
+                        what: entry,
+                        reason: format!("not a number: {value}"),
+                    })?;
+                }
+                Ok(out)
+            })
+            .await?;
         let small = |v: u64| u16::try_from(v).unwrap_or(u16::MAX);
         Ok(Hyperparameters {
-            tempo: small(self.storage_u64("Tempo", netuid).await?),
-            immunity_period: small(self.storage_u64("ImmunityPeriod", netuid).await?),
-            max_allowed_uids: small(self.storage_u64("MaxAllowedUids", netuid).await?),
-            min_allowed_weights: small(self.storage_u64("MinAllowedWeights", netuid).await?),
-            max_weights_limit: small(self.storage_u64("MaxWeightsLimit", netuid).await?),
-            weights_version_key: self.storage_u64("WeightsVersionKey", netuid).await?,
-            weights_set_rate_limit: self.storage_u64("WeightsSetRateLimit", netuid).await?,
-            commit_reveal_weights_enabled: self.storage_u64("CommitRevealWeightsEnabled", netuid).await? != 0,
-            reveal_period_epochs: self.storage_u64("RevealPeriodEpochs", netuid).await?,
+            tempo: small(read[0]),
+            immunity_period: small(read[1]),
+            max_allowed_uids: small(read[2]),
+            min_allowed_weights: small(read[3]),
+            max_weights_limit: small(read[4]),
+            weights_version_key: read[5],
+            weights_set_rate_limit: read[6],
+            commit_reveal_weights_enabled: read[7] != 0,
+            reveal_period_epochs: read[8],
         })
     }
 
