@@ -1,15 +1,15 @@
-//! Kindred's subtensor client end to end against the devnet engine, which here serves the real
-//! Finney runtime description (`$KINDRED_SHARED/chain/bittensor.scale`, spec 424): every call,
-//! storage read and runtime-API answer goes through that metadata on both sides. This proves the
-//! client and the devnet agree with Finney's encoding, not that subtensor itself accepts them; the
-//! opt-in `SUBTENSOR_WS` suite is for that.
+//! Kindred's subtensor client end to end against the devnet, serving its own metadata and, for the
+//! subnet round, the real Finney runtime description (`$KINDRED_SHARED/chain/bittensor.scale`,
+//! spec 424) as well: every call, storage read and runtime-API answer goes through the served
+//! metadata on both sides. This proves the client and the devnet agree with Finney's encoding,
+//! not that subtensor itself accepts them; the opt-in `SUBTENSOR_WS` suite is for that.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kindred_chain::devnet::{Devnet, DevnetConfig};
+use kindred_chain::devnet::{Devnet, DevnetConfig, MetadataSet};
 use kindred_chain::error::{PoolRejection, Refusal};
 use kindred_chain::subnet::{Netuid, Uid};
 use kindred_chain::subtensor::{SubmitOptions, Subtensor, calls};
@@ -50,10 +50,10 @@ async fn devnet() -> Running {
 }
 
 async fn devnet_on(addr: SocketAddr) -> Running {
-    devnet_with(addr, finney_metadata()).await
+    devnet_with(addr, MetadataSet::kindred()).await
 }
 
-async fn devnet_with(addr: SocketAddr, metadata: Vec<u8>) -> Running {
+async fn devnet_with(addr: SocketAddr, metadata: MetadataSet) -> Running {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -106,7 +106,16 @@ async fn wait_blocks(chain: &Subtensor, n: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_runs_a_subnet_round_on_the_devnet() {
-    let net = devnet().await;
+    subnet_round(MetadataSet::kindred()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_runs_a_subnet_round_on_the_devnet_serving_finney_metadata() {
+    subnet_round(MetadataSet::single(finney_metadata())).await;
+}
+
+async fn subnet_round(metadata: MetadataSet) {
+    let net = devnet_with(SocketAddr::from(([127, 0, 0, 1], 0)), metadata).await;
     let chain = Subtensor::connect(&Network::Url(net.url.clone()))
         .await
         .expect("client connects");
@@ -352,7 +361,17 @@ async fn bad_transactions_are_refused_and_the_devnet_keeps_going() {
         .expect_err("bad signature");
     assert_eq!(refused, kindred_chain::devnet::runtime::Invalid::BadProof);
 
-    // Through the client: an unknown call is refused by the pool with a typed error.
+    // Through the client: a call the runtime describes but the devnet does not implement is
+    // refused by the pool with a typed error. The devnet's own metadata lists only what it
+    // implements, so this needs Finney's, where `Balances::force_set_balance` exists.
+    let finney = devnet_with(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        MetadataSet::single(finney_metadata()),
+    )
+    .await;
+    let finney_chain = Subtensor::connect(&Network::Url(finney.url.clone()))
+        .await
+        .expect("client connects");
     let unknown = subxt::dynamic::transaction(
         "Balances",
         "force_set_balance",
@@ -361,7 +380,10 @@ async fn bad_transactions_are_refused_and_the_devnet_keeps_going() {
             subxt::dynamic::Value::u128(1),
         ],
     );
-    let err = chain.submit(&alice, &unknown).await.expect_err("unsupported");
+    let err = finney_chain
+        .submit(&alice, &unknown)
+        .await
+        .expect_err("unsupported");
     assert!(
         matches!(err, ChainError::Rejected(PoolRejection::Other(_))),
         "{err}"
@@ -420,7 +442,7 @@ async fn the_metagraph_falls_back_to_storage_without_the_runtime_api() {
     let full = devnet().await;
     let bare = devnet_with(
         SocketAddr::from(([127, 0, 0, 1], 0)),
-        finney_without_selective_metagraph(),
+        MetadataSet::single(finney_without_selective_metagraph()),
     )
     .await;
     let mut graphs = Vec::new();

@@ -1,7 +1,7 @@
 //! `devnet`: run Kindred's local development chain.
 //!
-//! Until the devnet carries its own runtime metadata (issue #5), it needs a metadata file to serve,
-//! for example Finney's (`subxt metadata --url wss://entrypoint-finney.opentensor.ai:443 -f bytes`).
+//! It serves its own runtime metadata unless given a real node's (`--metadata FILE`, for example
+//! from `subxt metadata --url wss://entrypoint-finney.opentensor.ai:443 -f bytes`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use kindred_chain::devnet::{Devnet, DevnetConfig};
+use kindred_chain::devnet::{Devnet, DevnetConfig, MetadataSet};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
@@ -39,7 +39,7 @@ struct Args {
     /// Milliseconds between blocks.
     #[arg(long, env = "KINDRED_DEVNET_BLOCK_MS", default_value_t = 250)]
     block_ms: u64,
-    /// SCALE runtime metadata to serve (`RuntimeMetadataPrefixed` bytes).
+    /// SCALE runtime metadata to serve instead of the devnet's own (`RuntimeMetadataPrefixed`).
     #[arg(long, env = "KINDRED_DEVNET_METADATA")]
     metadata: Option<PathBuf>,
     /// Runtime spec name and versions to report with that metadata.
@@ -72,11 +72,12 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let args = cli.run;
-    let metadata_path = args
-        .metadata
-        .context("--metadata is required until the devnet has its own metadata")?;
-    let metadata = std::fs::read(&metadata_path)
-        .with_context(|| format!("reading metadata {}", metadata_path.display()))?;
+    let metadata = match &args.metadata {
+        Some(path) => MetadataSet::single(
+            std::fs::read(path).with_context(|| format!("reading metadata {}", path.display()))?,
+        ),
+        None => MetadataSet::kindred(),
+    };
     let devnet = Devnet::bind(DevnetConfig {
         addr: args.addr,
         block_time: Duration::from_millis(args.block_ms),

@@ -1,14 +1,18 @@
 //! `devnet`: a local development chain that speaks subtensor's JSON-RPC and follows its rules for
-//! what subnet miners and validators do (issue #5, in progress).
+//! what subnet miners and validators do.
 //!
 //! One process, one authority, no consensus or networking: blocks on a timer, instant finality.
-//! It answers with the runtime metadata it is given, and every byte it serves (storage, events,
-//! runtime APIs) is encoded against that metadata; signed extrinsics are decoded with it and their
-//! sr25519 signatures verified over the standard signing payload.
+//! It serves its own runtime metadata ([`metadata`], V14 and V15, subtensor's indices and types
+//! for the subset it implements) or, for compatibility checks, a real node's metadata file. Every
+//! byte it serves (storage, events, runtime APIs) is encoded against that metadata; signed
+//! extrinsics are decoded with it and their sr25519 signatures verified over the standard signing
+//! payload.
 //!
-//! Modules: [`state`] (typed chain state and rules), [`runtime`] (SCALE in and out),
-//! [`node`] (blocks and pool), [`rpc`] (JSON-RPC), [`wallets`] (btcli wallets for the dev keys).
+//! Modules: [`metadata`] (the runtime description), [`state`] (typed chain state and rules),
+//! [`runtime`] (SCALE in and out), [`node`] (blocks and pool), [`rpc`] (JSON-RPC), [`wallets`]
+//! (btcli wallets for the dev keys).
 
+pub mod metadata;
 pub mod node;
 pub mod rpc;
 pub mod runtime;
@@ -22,6 +26,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+pub use self::metadata::MetadataSet;
 use self::node::Node;
 use self::runtime::{Runtime, RuntimeError};
 use self::state::State;
@@ -46,8 +51,8 @@ pub enum DevnetError {
 pub struct DevnetConfig {
     pub addr: SocketAddr,
     pub block_time: Duration,
-    /// SCALE `RuntimeMetadataPrefixed` the devnet serves and decodes with.
-    pub metadata: Vec<u8>,
+    /// The runtime metadata the devnet serves and decodes with.
+    pub metadata: MetadataSet,
     pub spec_name: String,
     pub spec_version: u32,
     pub transaction_version: u32,

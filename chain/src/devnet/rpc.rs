@@ -86,8 +86,10 @@ const METHODS: &[&str] = &[
     "state_getMetadata",
     "state_getRuntimeVersion",
     "state_getStorage",
+    "state_getStorageAt",
     "state_queryStorageAt",
     "system_accountNextIndex",
+    "account_nextIndex",
     "system_chain",
     "system_chainType",
     "system_health",
@@ -124,6 +126,9 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
             .ok_or_else(|| invalid_params("account"))?;
         Ok(node.next_nonce(&who))
     })?;
+
+    // Substrate registers these under both names; the Python SDK uses the short ones.
+    m.register_alias("account_nextIndex", "system_accountNextIndex")?;
 
     m.register_method("chain_getBlockHash", |p, node, _| -> RpcResult<Json> {
         let args = positional(&p)?;
@@ -172,7 +177,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
     m.register_method("state_getMetadata", |p, node, _| -> RpcResult<String> {
         let args = positional(&p)?;
         block_at(node, args.first())?;
-        Ok(hex0x(node.runtime.metadata_bytes()))
+        Ok(hex0x(node.runtime.legacy_metadata()))
     })?;
     m.register_method("state_getRuntimeVersion", |p, node, _| -> RpcResult<Json> {
         let args = positional(&p)?;
@@ -202,6 +207,7 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
         let storage = storage_at(node, args.get(1))?;
         Ok(storage.get(&key).map(|v| hex0x(v)))
     })?;
+    m.register_alias("state_getStorageAt", "state_getStorage")?;
     m.register_method("state_getKeysPaged", |p, node, _| -> RpcResult<Vec<String>> {
         let args = positional(&p)?;
         let prefix = decode_hex(args.first().and_then(Json::as_str).unwrap_or("0x"))?;

@@ -15,6 +15,7 @@ use subxt::metadata::{ArcMetadata, Metadata};
 use subxt::utils::{AccountId32, Era, H256};
 use tracing::debug;
 
+use super::metadata::MetadataSet;
 use super::state::{AccountId, Call, DispatchError, Param, State};
 use crate::values::{self, ValueError, as_bytes, as_u128, items, set_in, some};
 
@@ -114,7 +115,7 @@ pub type Outcome = Result<(), DispatchError>;
 
 pub struct Runtime {
     metadata: ArcMetadata,
-    metadata_bytes: Vec<u8>,
+    metadata_set: MetadataSet,
     pub spec_name: String,
     pub spec_version: u32,
     pub transaction_version: u32,
@@ -130,15 +131,15 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// A runtime answering with `metadata_bytes` (a SCALE `RuntimeMetadataPrefixed`).
+    /// A runtime answering with `metadata_set`, decoding and encoding with its latest version.
     pub fn new(
-        metadata_bytes: Vec<u8>,
+        metadata_set: MetadataSet,
         spec_name: &str,
         spec_version: u32,
         transaction_version: u32,
     ) -> Result<Runtime, RuntimeError> {
-        let metadata =
-            Metadata::decode_from(&metadata_bytes).map_err(|e| RuntimeError::Metadata(e.to_string()))?;
+        let metadata = Metadata::decode_from(metadata_set.latest())
+            .map_err(|e| RuntimeError::Metadata(e.to_string()))?;
         let metadata: ArcMetadata = metadata.into();
         let config = SubstrateConfigBuilder::new()
             .set_metadata_for_spec_versions([(spec_version, metadata.clone())])
@@ -150,7 +151,7 @@ impl Runtime {
             .build();
         Ok(Runtime {
             metadata,
-            metadata_bytes,
+            metadata_set,
             spec_name: spec_name.to_owned(),
             spec_version,
             transaction_version,
@@ -162,8 +163,9 @@ impl Runtime {
         &self.metadata
     }
 
-    pub fn metadata_bytes(&self) -> &[u8] {
-        &self.metadata_bytes
+    /// What `state_getMetadata` answers.
+    pub fn legacy_metadata(&self) -> &[u8] {
+        self.metadata_set.legacy()
     }
 
     fn types(&self) -> &PortableRegistry {
@@ -346,6 +348,9 @@ impl Runtime {
             let p = &subnet.params;
             out.put("SubtensorModule", "NetworksAdded", key(), |_| {
                 Ok(Value::bool(true))
+            })?;
+            out.put("SubtensorModule", "TokenSymbol", key(), |_| {
+                Ok(Value::from_bytes("τ".as_bytes()))
             })?;
             out.put("SubtensorModule", "SubnetOwner", key(), |_| {
                 Ok(acct(&subnet.owner))
@@ -576,21 +581,17 @@ impl Runtime {
         pending: &dyn Fn(&AccountId) -> u32,
     ) -> Result<Vec<u8>, RuntimeError> {
         match name {
-            "Metadata_metadata_versions" => {
-                let version = u32::from(self.metadata_bytes.get(4).copied().unwrap_or(14));
-                Ok(vec![version].encode())
-            }
+            "Metadata_metadata_versions" => Ok(self.metadata_set.versions().encode()),
             "Metadata_metadata_at_version" => {
-                let mut out = vec![1u8];
-                out.extend(Compact(self.metadata_bytes.len() as u32).encode());
-                out.extend(&self.metadata_bytes);
-                Ok(out)
+                let version =
+                    u32::decode(&mut &args[..]).map_err(|e| RuntimeError::Metadata(e.to_string()))?;
+                Ok(self
+                    .metadata_set
+                    .at_version(version)
+                    .map(|bytes| bytes.to_vec())
+                    .encode())
             }
-            "Metadata_metadata" => {
-                let mut out = Compact(self.metadata_bytes.len() as u32).encode();
-                out.extend(&self.metadata_bytes);
-                Ok(out)
-            }
+            "Metadata_metadata" => Ok(self.metadata_set.legacy().to_vec().encode()),
             "Core_version" => Ok(self.runtime_version_scale()),
             "AccountNonceApi_account_nonce" => {
                 let who =
@@ -602,6 +603,9 @@ impl Runtime {
                     .map_err(|e| RuntimeError::Metadata(e.to_string()))?;
                 self.selective_metagraph(state, netuid, &indexes)
             }
+            "SubnetInfoRuntimeApi_get_metagraph" => self.metagraph(state, netuid_arg(args)?),
+            "SubnetInfoRuntimeApi_get_subnet_hyperparams_v3" => self.hyperparams(state, netuid_arg(args)?),
+            "NeuronInfoRuntimeApi_get_neurons_lite" => self.neurons_lite(state, netuid_arg(args)?),
             other => Err(RuntimeError::Missing(format!("runtime API {other}"))),
         }
     }
@@ -620,6 +624,15 @@ impl Runtime {
             .encode()
     }
 
+    fn api_output_ty(&self, api: &str, method: &str) -> Result<u32, RuntimeError> {
+        self.metadata
+            .runtime_api_trait_by_name(api)
+            .and_then(|t| t.method_by_name(method))
+            .map(|m| m.output_ty())
+            .ok_or_else(|| RuntimeError::Missing(format!("runtime API {api}_{method}")))
+    }
+
+    /// `get_selective_metagraph`: the asked-for fields of `SelectiveMetagraph`, each `Some`.
     fn selective_metagraph(
         &self,
         state: &State,
@@ -627,93 +640,138 @@ impl Runtime {
         indexes: &[u16],
     ) -> Result<Vec<u8>, RuntimeError> {
         let types = self.types();
-        let method = self
-            .metadata
-            .runtime_api_trait_by_name("SubnetInfoRuntimeApi")
-            .and_then(|t| t.method_by_name("get_selective_metagraph"))
-            .ok_or_else(|| RuntimeError::Missing("SubnetInfoRuntimeApi_get_selective_metagraph".into()))?;
-        let option_ty = method.output_ty();
+        let option_ty = self.api_output_ty("SubnetInfoRuntimeApi", "get_selective_metagraph")?;
         let Some(subnet) = state.subnets.get(&netuid) else {
             return Ok(vec![0]);
         };
-        let inner_ty = variant_field_ty(types, option_ty, "Some")?;
-        let Some(TypeDef::Composite(fields)) = types.resolve(inner_ty).map(|t| &t.type_def) else {
+        let inner_ty = option_item_ty(types, option_ty)?;
+        let Some(TypeDef::Composite(def)) = types.resolve(inner_ty).map(|t| &t.type_def) else {
             return Err(RuntimeError::Missing("SelectiveMetagraph struct".into()));
         };
-        let neurons = &subnet.neurons;
-        let num = |x: u128| Value::u128(x);
-        let col =
-            |f: &dyn Fn(&super::state::NeuronState) -> Value| Value::unnamed_composite(neurons.iter().map(f));
-        let stake =
-            |n: &super::state::NeuronState| state.stake.get(&(n.hotkey, netuid)).copied().unwrap_or(0);
-        let p = &subnet.params;
         let mut given: Vec<(&str, Value)> = Vec::new();
         for &i in indexes {
-            let Some(field) = fields.fields.get(usize::from(i)) else {
+            let Some(field) = def.fields.get(usize::from(i)) else {
                 continue;
             };
             let Some(name) = field.name.as_deref() else {
                 continue;
             };
-            let v = match name {
-                "netuid" => num(u128::from(netuid)),
-                "block" => num(u128::from(state.block)),
-                "tempo" => num(u128::from(p.hyper.tempo)),
-                "owner_hotkey" | "owner_coldkey" => Value::from_bytes(subnet.owner),
-                "min_allowed_weights" => num(u128::from(p.hyper.min_allowed_weights)),
-                "max_weights_limit" => num(u128::from(p.hyper.max_weights_limit)),
-                "weights_version" => num(u128::from(p.hyper.weights_version_key)),
-                "weights_rate_limit" => num(u128::from(p.hyper.weights_set_rate_limit)),
-                "max_validators" => num(u128::from(p.max_allowed_validators)),
-                "immunity_period" => num(u128::from(p.hyper.immunity_period)),
-                "burn" => num(p.burn),
-                "registration_allowed" => Value::bool(true),
-                "commit_reveal_weights_enabled" => Value::bool(p.hyper.commit_reveal_weights_enabled),
-                "commit_reveal_period" => num(u128::from(p.hyper.reveal_period_epochs)),
-                "hotkeys" => col(&|n| Value::from_bytes(n.hotkey)),
-                "coldkeys" => col(&|n| Value::from_bytes(n.coldkey)),
-                "active" => col(&|_| Value::bool(true)),
-                "validator_permit" => col(&|n| Value::bool(n.validator_permit)),
-                "last_update" => col(&|n| num(u128::from(n.last_update))),
-                "emission" => col(&|n| num(u128::from(n.emission))),
-                "dividends" => col(&|n| num(u128::from(n.dividends))),
-                "incentives" => col(&|n| num(u128::from(n.incentive))),
-                "block_at_registration" => col(&|n| num(u128::from(n.registered_at))),
-                "alpha_stake" | "total_stake" => col(&|n| num(u128::from(stake(n)))),
-                "tao_stake" => col(&|_| num(0)),
-                "axons" => {
-                    let axon_ty = seq_item_ty(types, option_item_ty(types, field.ty.id)?)?;
-                    let mut list = Vec::new();
-                    for n in neurons {
-                        let mut v = values::default_for(types, axon_ty)?;
-                        if let Some(a) = &n.axon {
-                            for (k, x) in [
-                                ("block", u128::from(a.block)),
-                                ("version", u128::from(a.version)),
-                                ("ip", a.ip),
-                                ("port", u128::from(a.port)),
-                                ("ip_type", u128::from(a.ip_type)),
-                                ("protocol", u128::from(a.protocol)),
-                            ] {
-                                set_in(&mut v, &[k], num(x));
-                            }
-                        }
-                        list.push(v);
-                    }
-                    Value::unnamed_composite(list)
-                }
-                "commitments" => {
-                    Value::unnamed_composite(subnet.commitments.iter().map(|(who, (_, fields))| {
-                        let bytes: Vec<u8> = fields.concat();
-                        Value::unnamed_composite([Value::from_bytes(who), Value::from_bytes(bytes)])
-                    }))
-                }
-                _ => continue,
-            };
-            given.push((name, some(v)));
+            if let Some(v) = metagraph_field(types, state, netuid, subnet, name, field.ty.id)? {
+                given.push((name, some(v)));
+            }
         }
         let inner = values::composite_with(types, inner_ty, given)?;
         Ok(values::encode(types, option_ty, &some(inner))?)
+    }
+
+    /// `get_metagraph`: every field of `Metagraph` (what the Python SDK's metagraph reads).
+    fn metagraph(&self, state: &State, netuid: u16) -> Result<Vec<u8>, RuntimeError> {
+        let types = self.types();
+        let option_ty = self.api_output_ty("SubnetInfoRuntimeApi", "get_metagraph")?;
+        let Some(subnet) = state.subnets.get(&netuid) else {
+            return Ok(vec![0]);
+        };
+        let inner_ty = option_item_ty(types, option_ty)?;
+        let Some(TypeDef::Composite(def)) = types.resolve(inner_ty).map(|t| &t.type_def) else {
+            return Err(RuntimeError::Missing("Metagraph struct".into()));
+        };
+        let mut given: Vec<(&str, Value)> = Vec::new();
+        for field in &def.fields {
+            let Some(name) = field.name.as_deref() else {
+                continue;
+            };
+            if let Some(v) = metagraph_field(types, state, netuid, subnet, name, field.ty.id)? {
+                given.push((name, v));
+            }
+        }
+        let inner = values::composite_with(types, inner_ty, given)?;
+        Ok(values::encode(types, option_ty, &some(inner))?)
+    }
+
+    /// `NeuronInfoRuntimeApi_get_neurons_lite`.
+    fn neurons_lite(&self, state: &State, netuid: u16) -> Result<Vec<u8>, RuntimeError> {
+        let types = self.types();
+        let list_ty = self.api_output_ty("NeuronInfoRuntimeApi", "get_neurons_lite")?;
+        let item_ty = seq_item_ty(types, list_ty)?;
+        let axon_ty = field_ty(types, item_ty, "axon_info")?;
+        let Some(subnet) = state.subnets.get(&netuid) else {
+            return Ok(values::encode(
+                types,
+                list_ty,
+                &Value::unnamed_composite(Vec::<Value>::new()),
+            )?);
+        };
+        let mut list = Vec::new();
+        for (uid, n) in subnet.neurons.iter().enumerate() {
+            let stake = state.stake.get(&(n.hotkey, netuid)).copied().unwrap_or(0);
+            let num = |x: u128| Value::u128(x);
+            let given = vec![
+                ("hotkey", Value::from_bytes(n.hotkey)),
+                ("coldkey", Value::from_bytes(n.coldkey)),
+                ("uid", num(uid as u128)),
+                ("netuid", num(u128::from(netuid))),
+                ("active", Value::bool(true)),
+                ("axon_info", axon_value(types, axon_ty, n)?),
+                (
+                    "stake",
+                    Value::unnamed_composite([Value::unnamed_composite([
+                        Value::from_bytes(n.coldkey),
+                        num(u128::from(stake)),
+                    ])]),
+                ),
+                ("emission", num(u128::from(n.emission))),
+                ("incentive", num(u128::from(n.incentive))),
+                ("dividends", num(u128::from(n.dividends))),
+                ("last_update", num(u128::from(n.last_update))),
+                ("validator_permit", Value::bool(n.validator_permit)),
+            ];
+            list.push(values::composite_with(types, item_ty, given)?);
+        }
+        Ok(values::encode(types, list_ty, &Value::unnamed_composite(list))?)
+    }
+
+    /// `get_subnet_hyperparams_v3`: the hyperparameters the devnet keeps, as named entries.
+    fn hyperparams(&self, state: &State, netuid: u16) -> Result<Vec<u8>, RuntimeError> {
+        let types = self.types();
+        let option_ty = self.api_output_ty("SubnetInfoRuntimeApi", "get_subnet_hyperparams_v3")?;
+        let Some(subnet) = state.subnets.get(&netuid) else {
+            return Ok(vec![0]);
+        };
+        let h = &subnet.params.hyper;
+        let u = |n: &str, kind: &str, x: u128| {
+            Value::named_composite([
+                ("name", Value::from_bytes(n.as_bytes())),
+                ("value", Value::unnamed_variant(kind.to_owned(), [Value::u128(x)])),
+            ])
+        };
+        let entries = vec![
+            u("tempo", "U16", u128::from(h.tempo)),
+            u("immunity_period", "U16", u128::from(h.immunity_period)),
+            u("max_allowed_uids", "U16", u128::from(h.max_allowed_uids)),
+            u("min_allowed_weights", "U16", u128::from(h.min_allowed_weights)),
+            u("max_weights_limit", "U16", u128::from(h.max_weights_limit)),
+            u("weights_version", "U64", u128::from(h.weights_version_key)),
+            u("weights_rate_limit", "U64", u128::from(h.weights_set_rate_limit)),
+            u("commit_reveal_period", "U64", u128::from(h.reveal_period_epochs)),
+            u(
+                "max_validators",
+                "U16",
+                u128::from(subnet.params.max_allowed_validators),
+            ),
+            u("burn", "TaoBalance", subnet.params.burn),
+            Value::named_composite([
+                ("name", Value::from_bytes(b"commit_reveal_weights_enabled")),
+                (
+                    "value",
+                    Value::unnamed_variant("Bool", [Value::bool(h.commit_reveal_weights_enabled)]),
+                ),
+            ]),
+        ];
+        Ok(values::encode(
+            types,
+            option_ty,
+            &some(Value::unnamed_composite(entries)),
+        )?)
     }
 
     /// `state_getRuntimeVersion` as JSON.
@@ -770,6 +828,92 @@ impl Projection<'_> {
     }
 }
 
+/// One named field of subtensor's metagraph structures for `subnet`, `None` for fields the devnet
+/// does not model (left at their zero value). `ty` is the field's type, `Option`-wrapped or not.
+fn metagraph_field(
+    types: &PortableRegistry,
+    state: &State,
+    netuid: u16,
+    subnet: &super::state::Subnet,
+    name: &str,
+    ty: u32,
+) -> Result<Option<Value>, RuntimeError> {
+    let neurons = &subnet.neurons;
+    let num = |x: u128| Value::u128(x);
+    let col =
+        |f: &dyn Fn(&super::state::NeuronState) -> Value| Value::unnamed_composite(neurons.iter().map(f));
+    let stake = |n: &super::state::NeuronState| state.stake.get(&(n.hotkey, netuid)).copied().unwrap_or(0);
+    let p = &subnet.params;
+    let blocks_since = state.block.saturating_sub(subnet.last_epoch);
+    Ok(Some(match name {
+        "netuid" => num(u128::from(netuid)),
+        "block" => num(u128::from(state.block)),
+        "tempo" => num(u128::from(p.hyper.tempo)),
+        "last_step" => num(u128::from(subnet.last_epoch)),
+        "blocks_since_last_step" => num(u128::from(blocks_since)),
+        "owner_hotkey" | "owner_coldkey" => Value::from_bytes(subnet.owner),
+        "min_allowed_weights" => num(u128::from(p.hyper.min_allowed_weights)),
+        "max_weights_limit" => num(u128::from(p.hyper.max_weights_limit)),
+        "weights_version" => num(u128::from(p.hyper.weights_version_key)),
+        "weights_rate_limit" => num(u128::from(p.hyper.weights_set_rate_limit)),
+        "max_validators" => num(u128::from(p.max_allowed_validators)),
+        "num_uids" => num(neurons.len() as u128),
+        "max_uids" => num(u128::from(p.hyper.max_allowed_uids)),
+        "immunity_period" => num(u128::from(p.hyper.immunity_period)),
+        "burn" | "min_burn" | "max_burn" => num(p.burn),
+        "registration_allowed" => Value::bool(true),
+        "commit_reveal_weights_enabled" => Value::bool(p.hyper.commit_reveal_weights_enabled),
+        "commit_reveal_period" => num(u128::from(p.hyper.reveal_period_epochs)),
+        "hotkeys" => col(&|n| Value::from_bytes(n.hotkey)),
+        "coldkeys" => col(&|n| Value::from_bytes(n.coldkey)),
+        "active" => col(&|_| Value::bool(true)),
+        "validator_permit" => col(&|n| Value::bool(n.validator_permit)),
+        "last_update" => col(&|n| num(u128::from(n.last_update))),
+        "emission" => col(&|n| num(u128::from(n.emission))),
+        "dividends" => col(&|n| num(u128::from(n.dividends))),
+        "incentives" => col(&|n| num(u128::from(n.incentive))),
+        "block_at_registration" => col(&|n| num(u128::from(n.registered_at))),
+        "alpha_stake" | "total_stake" => col(&|n| num(u128::from(stake(n)))),
+        "tao_stake" | "pruning_score" | "consensus" | "trust" | "rank" => col(&|_| num(0)),
+        "identities" => col(&|_| Value::unnamed_variant("None", [])),
+        "axons" => {
+            let list_ty = option_item_ty(types, ty).unwrap_or(ty);
+            let axon_ty = seq_item_ty(types, list_ty)?;
+            let mut list = Vec::new();
+            for n in neurons {
+                list.push(axon_value(types, axon_ty, n)?);
+            }
+            Value::unnamed_composite(list)
+        }
+        "commitments" => Value::unnamed_composite(subnet.commitments.iter().map(|(who, (_, fields))| {
+            let bytes: Vec<u8> = fields.concat();
+            Value::unnamed_composite([Value::from_bytes(who), Value::from_bytes(bytes)])
+        })),
+        _ => return Ok(None),
+    }))
+}
+
+fn axon_value(
+    types: &PortableRegistry,
+    axon_ty: u32,
+    n: &super::state::NeuronState,
+) -> Result<Value, RuntimeError> {
+    let mut v = values::default_for(types, axon_ty)?;
+    if let Some(a) = &n.axon {
+        for (k, x) in [
+            ("block", u128::from(a.block)),
+            ("version", u128::from(a.version)),
+            ("ip", a.ip),
+            ("port", u128::from(a.port)),
+            ("ip_type", u128::from(a.ip_type)),
+            ("protocol", u128::from(a.protocol)),
+        ] {
+            set_in(&mut v, &[k], Value::u128(x));
+        }
+    }
+    Ok(v)
+}
+
 fn field_ty(types: &PortableRegistry, ty: u32, name: &str) -> Result<u32, RuntimeError> {
     match types.resolve(ty).map(|t| &t.type_def) {
         Some(TypeDef::Composite(c)) => c
@@ -822,6 +966,10 @@ fn seq_item_ty(types: &PortableRegistry, ty: u32) -> Result<u32, RuntimeError> {
         Some(TypeDef::Sequence(s)) => Ok(s.type_param.id),
         _ => Err(RuntimeError::Missing("sequence".into())),
     }
+}
+
+fn netuid_arg(args: &[u8]) -> Result<u16, RuntimeError> {
+    u16::decode(&mut &args[..]).map_err(|e| RuntimeError::Metadata(e.to_string()))
 }
 
 fn arg(fields: &[Value], i: usize) -> Result<&Value, Invalid> {

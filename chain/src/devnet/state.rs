@@ -79,8 +79,9 @@ pub struct SubnetParams {
     pub hyper: Hyperparameters,
     pub max_allowed_validators: u16,
     pub burn: u128,
-    /// Blocks between two commitments of one hotkey.
-    pub commitment_rate_limit: u64,
+    /// Commitment bytes one hotkey may use per epoch (subtensor's `MaxSpace`); every commitment
+    /// counts at least [`MIN_COMMITMENT_SPACE`].
+    pub commitment_space: u64,
 }
 
 impl SubnetParams {
@@ -100,7 +101,7 @@ impl SubnetParams {
             },
             max_allowed_validators: 8,
             burn: TAO,
-            commitment_rate_limit: 1,
+            commitment_space: 3100,
         }
     }
 }
@@ -113,8 +114,17 @@ pub struct Subnet {
     /// Per hotkey: the block of the commitment and its raw fields.
     pub commitments: BTreeMap<AccountId, (u64, Vec<Vec<u8>>)>,
     pub weight_commits: BTreeMap<AccountId, VecDeque<WeightCommit>>,
+    /// Commitment space used per hotkey: `(epoch, bytes)` (subtensor's `UsedSpaceOf`).
+    #[serde(default)]
+    pub commitment_usage: BTreeMap<AccountId, (u64, u64)>,
     pub last_epoch: u64,
 }
+
+/// The least space one commitment uses, however short (subtensor charges 100 bytes).
+pub const MIN_COMMITMENT_SPACE: u64 = 100;
+
+/// Fields one commitment may carry (subtensor's `MaxFields`).
+pub const MAX_COMMITMENT_FIELDS: usize = 3;
 
 impl Subnet {
     pub fn uid_of(&self, hotkey: &AccountId) -> Option<u16> {
@@ -268,6 +278,7 @@ impl State {
                 params: SubnetParams::development(),
                 neurons: Vec::new(),
                 commitments: BTreeMap::new(),
+                commitment_usage: BTreeMap::new(),
                 weight_commits: BTreeMap::new(),
                 last_epoch: 0,
             },
@@ -282,7 +293,7 @@ impl State {
     fn subnet_mut(&mut self, netuid: u16) -> Result<&mut Subnet, DispatchError> {
         match self.subnets.get_mut(&netuid) {
             Some(s) => Ok(s),
-            None => subtensor("SubNetworkDoesNotExist"),
+            None => subtensor("SubnetNotExists"),
         }
     }
 
@@ -378,15 +389,20 @@ impl State {
                 if subnet.uid_of(&who).is_none() {
                     return err("Commitments", "AccountNotAllowedCommit");
                 }
-                let size: usize = fields.iter().map(Vec::len).sum();
-                if size > 1024 || fields.len() > 3 {
+                if fields.len() > MAX_COMMITMENT_FIELDS {
+                    return err("Commitments", "TooManyFieldsInCommitmentInfo");
+                }
+                let tempo = u64::from(subnet.params.hyper.tempo);
+                let epoch = epoch_index(netuid, tempo, now);
+                let required = (fields.iter().map(|f| f.len() as u64).sum::<u64>()).max(MIN_COMMITMENT_SPACE);
+                let usage = subnet.commitment_usage.entry(who).or_insert((epoch, 0));
+                if usage.0 != epoch {
+                    *usage = (epoch, 0);
+                }
+                if usage.1 + required > subnet.params.commitment_space {
                     return err("Commitments", "SpaceLimitExceeded");
                 }
-                if let Some((last, _)) = subnet.commitments.get(&who)
-                    && now.saturating_sub(*last) < subnet.params.commitment_rate_limit
-                {
-                    return err("Commitments", "CommitmentSetRateLimitExceeded");
-                }
+                usage.1 += required;
                 subnet.commitments.insert(who, (now, fields));
                 Ok(vec![Effect::Commitment { netuid, who }])
             }
@@ -397,7 +413,7 @@ impl State {
                 amount,
             } => {
                 if !self.subnets.contains_key(&netuid) {
-                    return subtensor("SubNetworkDoesNotExist");
+                    return subtensor("SubnetNotExists");
                 }
                 if !self.owners.contains_key(&hotkey) {
                     return subtensor("HotKeyAccountNotExists");
@@ -484,7 +500,7 @@ impl State {
     ) -> Result<Vec<Effect>, DispatchError> {
         let now = self.block;
         let Some(subnet) = self.subnets.get(&netuid) else {
-            return subtensor("SubNetworkDoesNotExist");
+            return subtensor("SubnetNotExists");
         };
         if subnet.uid_of(&hotkey).is_some() {
             return subtensor("HotKeyAlreadyRegisteredInSubNet");
