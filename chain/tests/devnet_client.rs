@@ -62,10 +62,8 @@ async fn devnet_with(addr: SocketAddr, metadata: MetadataSet) -> Running {
         addr,
         block_time: Duration::from_millis(40),
         metadata,
-        spec_name: "node-subtensor".into(),
-        spec_version: 424,
-        transaction_version: 1,
         netuid: NET.0,
+        ..DevnetConfig::default()
     };
     let devnet = Devnet::bind(config).await.expect("devnet binds");
     let url = devnet.url();
@@ -488,4 +486,87 @@ async fn the_metagraph_falls_back_to_storage_without_the_runtime_api() {
             (b.validator_permit, b.incentive, b.axon.clone())
         );
     }
+}
+
+/// A devnet on `store` that runs until the returned token fires; the handle ends when it has
+/// stopped (and saved its last block).
+async fn devnet_stored(
+    store: &std::path::Path,
+    reset: bool,
+) -> (
+    Running,
+    tokio::task::JoinHandle<Result<(), kindred_chain::devnet::DevnetError>>,
+) {
+    let config = DevnetConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        block_time: Duration::from_millis(40),
+        netuid: NET.0,
+        store: Some(store.to_owned()),
+        reset,
+        ..DevnetConfig::default()
+    };
+    let devnet = Devnet::bind(config).await.expect("devnet binds");
+    let (url, node, cancel) = (devnet.url(), devnet.node(), CancellationToken::new());
+    let handle = tokio::spawn(devnet.run(cancel.clone()));
+    (Running { url, cancel, node }, handle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_devnet_continues_its_saved_chain_and_reset_starts_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("devnet.sqlite");
+    let alice = dev("alice");
+
+    let (net, handle) = devnet_stored(&store, false).await;
+    let chain = Subtensor::connect(&Network::Url(net.url.clone()))
+        .await
+        .expect("client connects");
+    register(&chain, &alice).await;
+    chain
+        .set_commitment(&alice, NET, "hf:org/model@rev")
+        .await
+        .expect("commitment");
+    let genesis = net.node.genesis_hash();
+    net.cancel.cancel();
+    handle.await.expect("joins").expect("stops cleanly");
+    let stopped_at = net.node.best();
+
+    let (again, handle) = devnet_stored(&store, false).await;
+    assert_eq!(again.node.genesis_hash(), genesis, "same chain");
+    let resumed = again.node.best();
+    assert_eq!(
+        (resumed.number, resumed.hash),
+        (stopped_at.number, stopped_at.hash)
+    );
+    let chain = Subtensor::connect(&Network::Url(again.url.clone()))
+        .await
+        .expect("client reconnects");
+    wait_blocks(&chain, 2).await;
+    let metagraph = chain.metagraph(NET).await.expect("metagraph");
+    assert_eq!(
+        metagraph.uid_of(&alice.hotkey()),
+        Some(Uid(0)),
+        "alice still registered"
+    );
+    let commitments = chain.commitments(NET).await.expect("commitments");
+    assert!(
+        commitments.iter().any(|c| c.data == "hf:org/model@rev"),
+        "{commitments:?}"
+    );
+    // Alice's nonce carried over: a new transaction is accepted.
+    chain
+        .set_commitment(&alice, NET, "hf:org/model@rev2")
+        .await
+        .expect("a transaction after the restart");
+    again.cancel.cancel();
+    handle.await.expect("joins").expect("stops cleanly");
+
+    let (fresh, handle) = devnet_stored(&store, true).await;
+    assert!(
+        fresh.node.best().number < stopped_at.number,
+        "reset starts from genesis"
+    );
+    assert!(fresh.node.with_state(|s| s.subnets[&NET.0].neurons.is_empty()));
+    fresh.cancel.cancel();
+    handle.await.expect("joins").expect("stops cleanly");
 }

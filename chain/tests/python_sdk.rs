@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kindred_chain::devnet::{Devnet, DevnetConfig, MetadataSet, wallets};
+use kindred_chain::devnet::{Devnet, DevnetConfig, wallets};
 use kindred_chain::wallet::Signer;
 use tokio_util::sync::CancellationToken;
 
@@ -52,11 +52,8 @@ async fn the_python_sdk_runs_a_subnet_round_on_the_devnet() {
     let devnet = Devnet::bind(DevnetConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         block_time: Duration::from_millis(100),
-        metadata: MetadataSet::kindred(),
-        spec_name: "node-subtensor".into(),
-        spec_version: 424,
-        transaction_version: 1,
         netuid: NETUID,
+        ..DevnetConfig::default()
     })
     .await
     .expect("devnet binds");

@@ -52,6 +52,15 @@ struct Args {
     /// The subnet created at genesis.
     #[arg(long, env = "KINDRED_DEVNET_NETUID", default_value_t = 1)]
     netuid: u16,
+    /// SQLite file the chain is kept in, so a restart continues where it stopped.
+    #[arg(long, env = "KINDRED_DEVNET_STATE", default_value_os_t = kindred_chain::devnet::default_state_path())]
+    state: PathBuf,
+    /// Keep the chain in memory only (nothing read or written on disk).
+    #[arg(long, env = "KINDRED_DEVNET_IN_MEMORY")]
+    in_memory: bool,
+    /// Start again from genesis, forgetting the saved chain.
+    #[arg(long, env = "KINDRED_DEVNET_RESET")]
+    reset: bool,
 }
 
 #[tokio::main]
@@ -86,6 +95,8 @@ async fn main() -> anyhow::Result<()> {
         spec_version: args.spec_version,
         transaction_version: args.transaction_version,
         netuid: args.netuid,
+        store: (!args.in_memory).then_some(args.state),
+        reset: args.reset,
     })
     .await
     .context("starting the devnet")?;

@@ -9,17 +9,19 @@
 //! payload.
 //!
 //! Modules: [`metadata`] (the runtime description), [`state`] (typed chain state and rules),
-//! [`runtime`] (SCALE in and out), [`node`] (blocks and pool), [`rpc`] (JSON-RPC), [`wallets`]
-//! (btcli wallets for the dev keys).
+//! [`runtime`] (SCALE in and out), [`node`] (blocks and pool), [`store`] (the chain on disk, so a
+//! restart continues), [`rpc`] (JSON-RPC), [`wallets`] (btcli wallets for the dev keys).
 
 pub mod metadata;
 pub mod node;
 pub mod rpc;
 pub mod runtime;
 pub mod state;
+pub mod store;
 pub mod wallets;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ pub use self::metadata::MetadataSet;
 use self::node::Node;
 use self::runtime::{Runtime, RuntimeError};
 use self::state::State;
+use self::store::{ChainStore, StoreError};
 
 /// The well-known development keys, funded at genesis (Alice owns the first subnet).
 pub const DEV_ACCOUNTS: [&str; 6] = ["alice", "bob", "charlie", "dave", "eve", "ferdie"];
@@ -45,6 +48,8 @@ pub enum DevnetError {
     },
     #[error("RPC setup: {0}")]
     Rpc(#[from] jsonrpsee::core::RegisterMethodError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[derive(Clone, Debug)]
@@ -58,6 +63,37 @@ pub struct DevnetConfig {
     pub transaction_version: u32,
     /// The subnet created at genesis.
     pub netuid: u16,
+    /// Where the chain is kept between runs (SQLite); `None` keeps it in memory only.
+    pub store: Option<PathBuf>,
+    /// Forget what the store holds and start from genesis.
+    pub reset: bool,
+}
+
+/// `~/.kindred/devnet.sqlite`: where the `devnet` binary keeps its chain unless told otherwise.
+pub fn default_state_path() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".kindred")
+        .join("devnet.sqlite")
+}
+
+impl Default for DevnetConfig {
+    /// Subtensor's local port, 250 ms blocks, the devnet's own metadata reported as spec 424 (the
+    /// Finney runtime its items follow), subnet 1, kept in memory.
+    fn default() -> DevnetConfig {
+        DevnetConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9944)),
+            block_time: Duration::from_millis(250),
+            metadata: MetadataSet::kindred(),
+            spec_name: "node-subtensor".into(),
+            spec_version: 424,
+            transaction_version: 1,
+            netuid: 1,
+            store: None,
+            reset: false,
+        }
+    }
 }
 
 /// A devnet ready to run: its node is built and its socket bound.
@@ -67,6 +103,7 @@ pub struct Devnet {
     server: jsonrpsee::server::Server,
     addr: SocketAddr,
     block_time: Duration,
+    store: Option<ChainStore>,
 }
 
 impl Devnet {
@@ -82,7 +119,28 @@ impl Devnet {
             .filter_map(|n| crate::wallet::Signer::dev(n))
             .map(|s| s.public())
             .collect();
-        let node = Arc::new(Node::new(runtime, State::genesis(&funded, config.netuid))?);
+        let store = match &config.store {
+            Some(path) => Some(ChainStore::open(path, config.reset).await?),
+            None => None,
+        };
+        let saved = match &store {
+            Some(s) => s.load().await?,
+            None => None,
+        };
+        let node = match saved {
+            Some(saved) => {
+                info!(block = saved.state.block, "devnet resumes its saved chain");
+                Arc::new(Node::resume(runtime, saved)?)
+            }
+            None => {
+                let node = Node::new(runtime, State::genesis(&funded, config.netuid))?;
+                if let Some(s) = &store {
+                    let state = node.with_state(State::clone);
+                    s.save(&node.best(), &state).await?;
+                }
+                Arc::new(node)
+            }
+        };
         let server = jsonrpsee::server::Server::builder()
             .build(config.addr)
             .await
@@ -99,6 +157,7 @@ impl Devnet {
             server,
             addr,
             block_time: config.block_time,
+            store,
         })
     }
 
@@ -125,9 +184,18 @@ impl Devnet {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tick.tick() => {
-                    if let Err(e) = self.node.produce_block() {
+                    match self.node.produce_block() {
+                        Ok(block) => {
+                            if let Some(store) = &self.store {
+                                let state = self.node.with_state(State::clone);
+                                if let Err(e) = store.save(&block, &state).await {
+                                    // The chain goes on in memory; a restart would lose this block.
+                                    warn!(error = %e, block = block.number, "saving the block failed");
+                                }
+                            }
+                        }
                         // A projection failure is a devnet bug; keep serving the last good block.
-                        warn!(error = %e, "block production failed");
+                        Err(e) => warn!(error = %e, "block production failed"),
                     }
                 }
             }

@@ -9,6 +9,7 @@ use tracing::{debug, info, warn};
 
 use super::runtime::{Checked, Invalid, Outcome, Runtime, RuntimeError, header};
 use super::state::{AccountId, State};
+use super::store::Saved;
 
 /// Keep this many recent blocks' storage for queries at past blocks (and mortal-era hashes).
 const KEEP_STATE: u64 = 512;
@@ -93,6 +94,34 @@ impl Node {
             inner: Mutex::new(Inner {
                 state: genesis,
                 blocks: vec![genesis_record],
+                pool: Vec::new(),
+                watchers: HashMap::new(),
+            }),
+            heads,
+        })
+    }
+
+    /// Continue a chain a previous run saved: its blocks and the state after the last one. Only
+    /// the best block's storage is rebuilt (without the events of its extrinsics).
+    pub fn resume(runtime: Runtime, saved: Saved) -> Result<Node, RuntimeError> {
+        let Saved { mut blocks, state } = saved;
+        let best = blocks.last().map(|b| b.number).unwrap_or(0);
+        let first_kept = best.saturating_sub(KEEP_STATE);
+        let hashes: Vec<(u64, [u8; 32])> = blocks
+            .iter()
+            .filter(|b| b.number >= first_kept || b.number == 0)
+            .map(|b| (b.number, b.hash))
+            .collect();
+        let storage = Arc::new(runtime.storage(&state, &[], &hashes)?);
+        if let Some(last) = blocks.last_mut() {
+            last.storage = Some(storage);
+        }
+        let (heads, _) = broadcast::channel(64);
+        Ok(Node {
+            runtime,
+            inner: Mutex::new(Inner {
+                state,
+                blocks,
                 pool: Vec::new(),
                 watchers: HashMap::new(),
             }),

@@ -30,6 +30,29 @@ impl DispatchError {
     };
 }
 
+/// Maps keyed by accounts or tuples, stored as lists of pairs: JSON keys must be strings.
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<K: Serialize, V: Serialize, S: Serializer>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub fn deserialize<'de, K, V, D>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+        D: Deserializer<'de>,
+    {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 fn err<T>(pallet: &'static str, name: &'static str) -> Result<T, DispatchError> {
     Err(DispatchError { pallet, name })
 }
@@ -112,10 +135,12 @@ pub struct Subnet {
     pub params: SubnetParams,
     pub neurons: Vec<NeuronState>,
     /// Per hotkey: the block of the commitment and its raw fields.
+    #[serde(with = "pairs")]
     pub commitments: BTreeMap<AccountId, (u64, Vec<Vec<u8>>)>,
+    #[serde(with = "pairs")]
     pub weight_commits: BTreeMap<AccountId, VecDeque<WeightCommit>>,
     /// Commitment space used per hotkey: `(epoch, bytes)` (subtensor's `UsedSpaceOf`).
-    #[serde(default)]
+    #[serde(default, with = "pairs")]
     pub commitment_usage: BTreeMap<AccountId, (u64, u64)>,
     pub last_epoch: u64,
 }
@@ -138,11 +163,14 @@ impl Subnet {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub block: u64,
+    #[serde(with = "pairs")]
     pub accounts: BTreeMap<AccountId, Account>,
     pub subnets: BTreeMap<u16, Subnet>,
     /// Hotkey → coldkey (`Owner`).
+    #[serde(with = "pairs")]
     pub owners: BTreeMap<AccountId, AccountId>,
     /// Stake per hotkey per subnet (`TotalHotkeyAlpha`), in rao.
+    #[serde(with = "pairs")]
     pub stake: BTreeMap<(AccountId, u16), u64>,
     /// The key allowed to change hyperparameters of any subnet (`Sudo::Key`).
     pub sudo: Option<AccountId>,
