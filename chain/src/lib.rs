@@ -11,6 +11,7 @@
 //!   commit-reveal hash.
 //! - [`wallet`]: btcli's wallet keyfiles, plaintext and `$NACL`-encrypted.
 //! - [`network`]: `finney`, `test`, `local` or a URL.
+//! - [`submission`]: the model commitment miners write and validators read, and its content hash.
 //! - [`subtensor`]: the subxt client and its typed errors.
 //! - [`devnet`]: a local subtensor-compatible development chain.
 //! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
@@ -19,6 +20,7 @@ pub mod account;
 pub mod devnet;
 pub mod error;
 pub mod network;
+pub mod submission;
 pub mod subnet;
 pub mod subtensor;
 pub mod values;
