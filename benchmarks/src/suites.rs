@@ -103,6 +103,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_current_scoring_spec_names_these_suites() {
+        let spec = kindred_scoring::ScoringSpec::current();
+        assert_eq!(spec.eq_suite, EQ_BANK_VERSION);
+        assert_eq!(spec.dialogue_suite, DIALOGUE_VERSION);
+        assert!(spec.eq_items <= eq_bank().expect("bank").len());
+        assert!(spec.dialogue_units <= dialogues().expect("dialogues").len());
+    }
+
+    #[test]
     fn bundled_eq_bank_is_valid_and_original_in_size() {
         let bank = eq_bank().expect("bank parses and every item passes the checks");
         assert!(bank.len() >= 120, "{}", bank.len());

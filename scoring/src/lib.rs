@@ -9,6 +9,13 @@
 //! - [`dialogue`]: held-out roleplay dialogue scoring (bits per byte of character replies).
 //! - [`eq`]: EQ benchmark items (Kindred bank and EQ-Bench v2 files), per-epoch selection and
 //!   perturbation.
+//! - [`spec`]: the versioned scoring spec (suite versions, sample sizes, part weights, guard
+//!   settings); its version is the weights' `version_key`.
+//! - [`guard`]: the degeneration guard (greedy replies that are empty, looping or runaway).
+//! - [`evaluate`]: one model, one epoch seed → [`evaluate::Evaluation`] (total, parts, gates,
+//!   per-sample scores), with errors split into the miner's fault and ours.
+//! - [`weigh`]: evaluations → chain weights (pairwise wins with a first-mover margin, softmax,
+//!   moving average, competition shares).
 //! - [`eqbench`]: EQ-Bench v2 reference parsing and scoring (the conformance command).
 //! - [`package`]: the package's files (allow-list, sizes, shards) and safetensors headers.
 //! - [`template`]: chat templates rendered under fuel/output limits, in a resource-capped child
@@ -28,18 +35,24 @@ pub mod config;
 pub mod dialogue;
 pub mod eq;
 pub mod eqbench;
+pub mod evaluate;
 pub mod gguf;
+pub mod guard;
 pub mod kernels;
 pub mod model;
 pub mod package;
 pub mod rejection;
 pub mod seed;
+pub mod spec;
 pub mod template;
 pub mod tiny;
 pub mod validate;
+pub mod weigh;
 
 pub use competition::Competition;
 pub use config::{Architecture, ModelConfig};
+pub use evaluate::{Evaluation, Suites, evaluate};
 pub use model::{CausalLm, ScoreRequest};
 pub use rejection::Rejection;
+pub use spec::ScoringSpec;
 pub use validate::{ValidatedModel, load, validate};

@@ -2,7 +2,9 @@
 //!
 //! `kindred-bench scoring` scores `../shared/perf/items.jsonl` (teacher-forced, the protocol of
 //! that folder's README) on SmolLM2-135M-Instruct (or `--model DIR`) at each batch size, then
-//! times greedy decoding. Figures go to stdout, one line per measurement.
+//! times greedy decoding. `kindred-bench eq` answers EQ items in the logits mode.
+//! `kindred-bench evaluate` runs the full default evaluation (the current scoring spec) and
+//! prints the Evaluation JSON and the wall time. Figures go to stdout, one line per measurement.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,6 +71,19 @@ enum Bench {
         #[arg(long, env = "KINDRED_BENCH_COUNT", default_value_t = 24)]
         count: usize,
     },
+    /// The full evaluation a validator runs (guard, EQ, dialogue) under the current scoring
+    /// spec: the Evaluation as JSON, then the wall time.
+    Evaluate {
+        /// Model package; SmolLM2-135M-Instruct when absent.
+        #[arg(long, env = "KINDRED_BENCH_MODEL")]
+        model: Option<PathBuf>,
+        /// Epoch seed (hex).
+        #[arg(long, env = "KINDRED_BENCH_SEED", default_value = "6b696e64726564")]
+        seed: String,
+        /// The small-sample spec (fast, not competitive) instead of the current one.
+        #[arg(long)]
+        quick: bool,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +97,7 @@ fn main() -> anyhow::Result<()> {
             seed,
             count,
         } => eq_bench(model, eqbench, &seed, count),
+        Bench::Evaluate { model, seed, quick } => evaluate_bench(model, &seed, quick),
         Bench::Scoring {
             model,
             items,
@@ -169,6 +185,66 @@ fn load_model(
     Ok((dir, validated, model))
 }
 
+fn parse_hex(seed: &str) -> anyhow::Result<Vec<u8>> {
+    if !seed.len().is_multiple_of(2) || !seed.is_ascii() {
+        anyhow::bail!("--seed must be an even number of hex digits");
+    }
+    (0..seed.len() / 2)
+        .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16))
+        .collect::<Result<Vec<u8>, _>>()
+        .context("--seed must be hex")
+}
+
+fn evaluate_bench(model: Option<PathBuf>, seed: &str, quick: bool) -> anyhow::Result<()> {
+    use kindred_benchmarks::suites;
+    use kindred_scoring::{ScoringSpec, Suites};
+    let seed = parse_hex(seed)?;
+    let spec = if quick {
+        ScoringSpec::quick()
+    } else {
+        ScoringSpec::current()
+    };
+    let suites = Suites {
+        eq: suites::eq_bank()?,
+        eq_version: suites::EQ_BANK_VERSION.into(),
+        dialogues: suites::dialogues()?,
+        dialogue_version: suites::DIALOGUE_VERSION.into(),
+    };
+    let started = Instant::now();
+    let (dir, validated, model) = load_model(model)?;
+    let loaded = started.elapsed().as_secs_f64();
+    let evaluation = kindred_scoring::evaluate(
+        &validated,
+        &model,
+        &Sandbox::current_exe()?,
+        &suites,
+        &spec,
+        &seed,
+    )
+    .map_err(|e| {
+        let side = if e.is_miner_fault() {
+            "the model's fault"
+        } else {
+            "our fault"
+        };
+        anyhow::anyhow!("evaluating {}: {e} ({side})", dir.display())
+    })?;
+    let total = started.elapsed().as_secs_f64();
+    println!("{}", serde_json::to_string_pretty(&evaluation)?);
+    println!(
+        "evaluate: {} (spec {}), {} EQ items + {} dialogue units, {total:.1} s wall ({loaded:.1} s validate+load, {:.1} s evaluation)",
+        dir.display(),
+        spec.version,
+        evaluation.eq_items,
+        evaluation.dialogue_units,
+        total - loaded
+    );
+    if let Some(rss) = perf::peak_rss_bytes() {
+        println!("peak RSS: {:.0} MiB", rss as f64 / 1024.0 / 1024.0);
+    }
+    Ok(())
+}
+
 fn eq_bench(
     model: Option<PathBuf>,
     eqbench: Option<PathBuf>,
@@ -177,10 +253,7 @@ fn eq_bench(
 ) -> anyhow::Result<()> {
     use kindred_scoring::eq;
     use kindred_scoring::template::{ChatMessage, RenderRequest};
-    let seed = (0..seed.len() / 2)
-        .map(|i| u8::from_str_radix(&seed[2 * i..2 * i + 2], 16))
-        .collect::<Result<Vec<u8>, _>>()
-        .context("--seed must be hex")?;
+    let seed = parse_hex(seed)?;
     let bank = match &eqbench {
         Some(path) => eq::parse_eqbench(&std::fs::read_to_string(path)?)?,
         None => kindred_benchmarks::suites::eq_bank()?,

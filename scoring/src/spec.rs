@@ -1,0 +1,130 @@
+//! The scoring spec: every number an evaluation depends on besides the model and the epoch seed,
+//! in one versioned value.
+//!
+//! Validators must agree on it bit for bit, so any change to a field (or to the meaning of one,
+//! such as the guard's fixed prompts) bumps [`ScoringSpec::version`]; that version is what
+//! validators send as the weights' `version_key`.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of the degeneration guard (see [`crate::guard`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GuardSpec {
+    /// How many of the guard's fixed prompts are asked (at most [`crate::guard::PROMPTS`]'s
+    /// length; 0 switches the guard off, which only tests should do).
+    pub prompts: usize,
+    /// Greedy tokens allowed per reply; a reply that reaches this without an end token ran away.
+    pub max_new_tokens: usize,
+    /// Token n-gram size for the looping check.
+    pub ngram: usize,
+    /// A reply whose share of distinct n-grams falls below this is looping.
+    pub min_distinct_ratio: f64,
+    /// Whether a runaway reply fails the gate (the prompts ask for one or two sentences, so a
+    /// chat model that never stops is broken).
+    pub fail_runaway: bool,
+}
+
+/// One versioned scoring spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoringSpec {
+    /// Sent as the weights' `version_key`; bumped on any change.
+    pub version: u64,
+    /// EQ bank version the spec was written for (`Suites::eq_version` must match).
+    pub eq_suite: String,
+    /// Dialogue set version (`Suites::dialogue_version` must match).
+    pub dialogue_suite: String,
+    /// EQ items drawn per epoch.
+    pub eq_items: usize,
+    /// Dialogue units (one scored reply from each drawn dialogue) per epoch.
+    pub dialogue_units: usize,
+    /// Weight of the EQ part in the total (normalised with `dialogue_weight`).
+    pub eq_weight: f64,
+    /// Weight of the dialogue part in the total.
+    pub dialogue_weight: f64,
+    /// Dialogue units per forward batch. Batch composition changes padding and so the last bits
+    /// of the sums, which is why it belongs to the spec.
+    pub batch_size: usize,
+    pub guard: GuardSpec,
+}
+
+impl ScoringSpec {
+    /// The competitive spec. Sample sizes are chosen so a 135M model is evaluated in well
+    /// under three minutes on two CPU cores.
+    pub fn current() -> Self {
+        Self {
+            version: 1,
+            eq_suite: "kindred-eq-v1".into(),
+            dialogue_suite: "kindred-dialogue-v1".into(),
+            eq_items: 32,
+            dialogue_units: 48,
+            eq_weight: 0.5,
+            dialogue_weight: 0.5,
+            batch_size: 8,
+            guard: GuardSpec {
+                prompts: 3,
+                max_new_tokens: 64,
+                ngram: 4,
+                min_distinct_ratio: 0.5,
+                fail_runaway: true,
+            },
+        }
+    }
+
+    /// Tiny sample sizes for tests and the demo: fast, but far too few samples to rank real
+    /// models. Not competitive; its version is offset so it can never be mistaken for
+    /// [`Self::current`].
+    pub fn quick() -> Self {
+        let current = Self::current();
+        Self {
+            version: 1_000_000 + current.version,
+            eq_items: 3,
+            dialogue_units: 3,
+            guard: GuardSpec {
+                prompts: 1,
+                max_new_tokens: 16,
+                ..current.guard.clone()
+            },
+            ..current
+        }
+    }
+
+    /// A dialogue bits-per-byte figure as a 0..1 score, higher better: `2^(−bpb)`, the geometric
+    /// mean probability the model gives each byte of the reference replies. Monotone
+    /// decreasing, 1 at a perfect model, 0.5 at one bit per byte, never negative and with no
+    /// cut-off constant to tune.
+    pub fn bpb_score(bpb: f64) -> f64 {
+        (-bpb.max(0.0)).exp2()
+    }
+
+    /// An EQ-Bench per-question score (10 best, unbounded below) as a 0..1 score: divided by
+    /// ten and clamped at 0, so one absurd answer costs at most that item.
+    pub fn eq_item_score(question_score: f64) -> f64 {
+        (question_score / 10.0).clamp(0.0, 1.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_through_json_and_quick_is_distinct() {
+        let s = ScoringSpec::current();
+        let back: ScoringSpec = serde_json::from_str(&serde_json::to_string(&s).expect("ser")).expect("de");
+        assert_eq!(back, s);
+        assert_ne!(ScoringSpec::quick().version, s.version);
+    }
+
+    #[test]
+    fn score_mappings_are_monotone_and_bounded() {
+        let mut last = f64::INFINITY;
+        for i in 0..200 {
+            let s = ScoringSpec::bpb_score(i as f64 * 0.05);
+            assert!(s <= last && (0.0..=1.0).contains(&s));
+            last = s;
+        }
+        assert_eq!(ScoringSpec::bpb_score(1.0), 0.5);
+        assert_eq!(ScoringSpec::eq_item_score(-15.0), 0.0);
+        assert_eq!(ScoringSpec::eq_item_score(10.0), 1.0);
+    }
+}
