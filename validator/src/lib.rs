@@ -1,9 +1,9 @@
 //! The Kindred validator: the long-running service that turns on-chain commitments into weights.
 //!
 //! Module map:
+//! - [`store`]: submissions, evaluations, rejections, the chain's view and weight attempts in SQL
+//!   (SQLite by default, PostgreSQL by URL).
 //! - [`eqbench`]: the EQ-Bench v2 reference-conformance command.
-//!
-//! The service itself (sync → fetch → verify → evaluate → store → weigh → set weights) arrives
-//! with issue #6; model validation and scoring it will call already live in `kindred-scoring`.
 
 pub mod eqbench;
+pub mod store;
