@@ -486,11 +486,12 @@ impl Fetcher {
         record: &RevisionRecord,
     ) -> Result<(), FetchError> {
         let dir = self.package_dir(&record.digest);
-        if tokio::fs::metadata(&dir).await.is_ok() {
-            // The same content came from another revision or repository earlier.
+        if let Err(e) = tokio::fs::rename(staging, &dir).await {
+            // The same content came from another revision or repository, earlier or just now.
+            if tokio::fs::metadata(&dir).await.is_err() {
+                return Err(io_err(&dir)(e));
+            }
             discard(staging).await;
-        } else {
-            tokio::fs::rename(staging, &dir).await.map_err(io_err(&dir))?;
         }
         let path = self.record_path(c);
         let parent = path.parent().unwrap_or(&self.cfg.cache_dir);

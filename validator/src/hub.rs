@@ -180,6 +180,9 @@ impl fmt::Debug for HfHubConfig {
     }
 }
 
+/// Far above a real package's listing (a few dozen files), far below what would hurt.
+const MAX_LISTING_BYTES: usize = 4 * 1024 * 1024;
+
 pub const DEFAULT_HF_ENDPOINT: &str = "https://huggingface.co";
 
 impl HfHubConfig {
@@ -312,13 +315,15 @@ impl HfHub {
             },
             StatusCode::PARTIAL_CONTENT => {
                 let range = header(CONTENT_RANGE).and_then(parse_content_range);
-                let Some((start, total)) = range else {
-                    return Err(HubError::Protocol {
-                        url: url.to_owned(),
-                        detail: "206 without a usable Content-Range".into(),
-                    });
-                };
-                Body::Rest { start, total }
+                match range {
+                    Some((start, total)) if start == have => Body::Rest { start, total },
+                    _ => {
+                        return Err(HubError::Protocol {
+                            url: url.to_owned(),
+                            detail: format!("asked to resume at byte {have}, got 206 with {range:?}"),
+                        });
+                    }
+                }
             }
             StatusCode::RANGE_NOT_SATISFIABLE => {
                 return Err(HubError::Protocol {
@@ -349,11 +354,7 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
 /// must commit something public. Rate limits and server errors are ours to wait out.
 fn status_error(url: &str, what: &str, status: StatusCode) -> HubError {
     match status.as_u16() {
-        408 => HubError::Timeout {
-            url: url.to_owned(),
-            after: Duration::ZERO,
-        },
-        429 | 500..=599 => HubError::Server {
+        408 | 429 | 500..=599 => HubError::Server {
             url: url.to_owned(),
             status: status.as_u16(),
         },
@@ -383,20 +384,23 @@ impl ModelHub for HfHub {
         if !resp.status().is_success() {
             return Err(status_error(&url, &what, resp.status()));
         }
-        let info: RevisionInfo = resp.json().await.map_err(|e| {
-            if e.is_decode() {
-                HubError::Protocol {
-                    url: url.clone(),
-                    detail: e.to_string(),
-                }
-            } else {
-                Self::transport(&url, e, after)
-            }
-        })?;
         let bad = |detail: String| HubError::BadListing {
             repo: repo.to_owned(),
             detail,
         };
+        let mut resp = resp;
+        let mut body = Vec::new();
+        // A repository can hold any number of files; its listing is read only up to a bound.
+        while let Some(chunk) = resp.chunk().await.map_err(|e| Self::transport(&url, e, after))? {
+            if body.len() + chunk.len() > MAX_LISTING_BYTES {
+                return Err(bad(format!("listing is over {MAX_LISTING_BYTES} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let info: RevisionInfo = serde_json::from_slice(&body).map_err(|e| HubError::Protocol {
+            url: url.clone(),
+            detail: e.to_string(),
+        })?;
         // A full commit id resolves only to itself; anything else means the hub moved us.
         if let Some(sha) = &info.sha
             && sha != revision
@@ -438,31 +442,22 @@ impl ModelHub for HfHub {
             file: file.to_owned(),
             limit: max_bytes,
         };
-        let mut have = match tokio::fs::metadata(dest).await {
+        let have = match tokio::fs::metadata(dest).await {
             Ok(m) if m.len() <= max_bytes => m.len(),
             Ok(_) => 0,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
             Err(e) => return Err(io_err(dest)(e)),
         };
         let opened = match self.open_download(&url, &what, have).await {
-            // A partial file as long as the whole one (or a hub that changed its mind about the
-            // length) leaves nothing to resume: start over once.
-            Err(HubError::Protocol { .. }) if have > 0 => {
-                have = 0;
-                self.open_download(&url, &what, 0).await
-            }
+            // A partial file as long as the whole one, or a range answer we cannot append to,
+            // leaves nothing to resume: start over once.
+            Err(HubError::Protocol { .. }) if have > 0 => self.open_download(&url, &what, 0).await,
             other => other,
         };
         let (mut resp, body) = opened?;
         let (start, expected) = match body {
             Body::Whole { length } => (0, length),
-            Body::Rest { start, total } if start == have => (start, total),
-            Body::Rest { start, .. } => {
-                return Err(HubError::Protocol {
-                    url,
-                    detail: format!("asked to resume at byte {have}, got a range from {start}"),
-                });
-            }
+            Body::Rest { start, total } => (start, total),
         };
         if expected.is_some_and(|len| len > max_bytes) {
             return Err(too_large());

@@ -440,3 +440,77 @@ async fn local_hub_publish_then_fetch_round_trip() {
     let result = s.fetcher().fetch(&copied, &BOB, &Competition::dev()).await;
     assert_eq!(rejection(result), "hash_mismatch");
 }
+
+#[tokio::test]
+async fn a_fetch_that_failed_midway_resumes_on_the_next_try() {
+    let s = Setup::new().await;
+    let half = s.weights_len() / 2;
+    s.fake
+        .behaviour
+        .drop_after
+        .lock()
+        .expect("lock")
+        .insert(WEIGHTS.into(), half);
+    let hubs = Hubs::new().with(
+        "hf",
+        Arc::new(HfHub::new(HfHubConfig::new(&s.fake.endpoint)).expect("client")),
+    );
+    let mut one_try = quick_retries(&s.cache);
+    one_try.attempts = 1;
+    // One download at a time, so the drop cannot cut another file short as well.
+    let impatient = Fetcher::new(hubs, one_try, Arc::new(Semaphore::new(1)));
+    let err = impatient
+        .fetch(&s.commitment(&ALICE), &ALICE, &Competition::dev())
+        .await
+        .expect_err("the connection drops and there is no second try");
+    assert!(!err.is_miner_fault(), "{err}");
+    let partial = s
+        .cache
+        .join("staging/hf")
+        .join(REPO)
+        .join(s.published.revision_hex())
+        .join(WEIGHTS);
+    let kept = std::fs::metadata(&partial)
+        .expect("the partial file is kept")
+        .len();
+    assert!(kept > 0 && kept < s.weights_len());
+
+    let fetched = s
+        .fetcher()
+        .fetch(&s.commitment(&ALICE), &ALICE, &Competition::dev())
+        .await
+        .expect("the next fetch finishes the file");
+    assert_same_package(&fetched, &s.package);
+    assert_eq!(*s.fake.behaviour.range_starts.lock().expect("lock"), [kept]);
+    // Every file arrived whole once, plus the one cut short: finished files are not fetched again.
+    assert_eq!(s.fake.downloads(), 6);
+}
+
+#[tokio::test]
+async fn identical_content_in_two_repositories_shares_one_cache_entry() {
+    let s = Setup::new().await;
+    let mirror = "someone-else/wren-copy";
+    let again = LocalHub::new(&s.hub_root)
+        .publish(&s.package, mirror)
+        .expect("publish");
+    assert_eq!(again, s.published);
+    let fetcher = s.fetcher();
+    let dev = Competition::dev();
+    let original = fetcher
+        .fetch(&s.commitment(&ALICE), &ALICE, &dev)
+        .await
+        .expect("original");
+    let copy = ModelCommitment {
+        repo: mirror.into(),
+        ..s.commitment(&BOB)
+    };
+    let copied = fetcher
+        .fetch(&copy, &BOB, &dev)
+        .await
+        .expect("bob's own commitment of the same bytes");
+    assert!(
+        !copied.from_cache,
+        "another repository is downloaded and verified on its own"
+    );
+    assert_eq!((copied.dir, copied.digest), (original.dir, original.digest));
+}
