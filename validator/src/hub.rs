@@ -380,7 +380,7 @@ impl ModelHub for HfHub {
         );
         let what = format!("{repo}@{revision}");
         let after = self.cfg.request_timeout;
-        let resp = self.send(&url, self.get(&url).timeout(after)).await?;
+        let mut resp = self.send(&url, self.get(&url).timeout(after)).await?;
         if !resp.status().is_success() {
             return Err(status_error(&url, &what, resp.status()));
         }
@@ -388,7 +388,6 @@ impl ModelHub for HfHub {
             repo: repo.to_owned(),
             detail,
         };
-        let mut resp = resp;
         let mut body = Vec::new();
         // A repository can hold any number of files; its listing is read only up to a bound.
         while let Some(chunk) = resp.chunk().await.map_err(|e| Self::transport(&url, e, after))? {
