@@ -49,6 +49,8 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
     async fn best_block(&self) -> Result<Block, ChainError>;
     /// The newest finalised block.
     async fn finalized_block(&self) -> Result<Block, ChainError>;
+    /// The hash of a block: the validators' shared source of randomness (epoch seeds).
+    async fn block_hash(&self, block: Block) -> Result<[u8; 32], ChainError>;
     /// Finalised blocks as they come.
     async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError>;
     async fn metagraph(&self, netuid: Netuid) -> Result<Metagraph, ChainError>;

@@ -1,13 +1,30 @@
 //! The Kindred validator: the long-running service that turns on-chain commitments into weights.
 //!
-//! Module map:
+//! `sync → fetch → verify → evaluate → store → weigh → set weights`, each a module:
+//! - [`sync`]: metagraph and commitments → stored submissions (unparseable ones rejected).
 //! - [`hub`]: the `ModelHub` boundary: the Hugging Face hub protocol and a local directory hub.
-//! - [`fetch`]: a commitment → a verified package in the content-addressed cache.
+//! - [`fetch`]: a commitment → a hash-verified package in the content-addressed cache.
+//! - [`evaluate`]: a verified package → validated, loaded, scored with the epoch seed; failures
+//!   sorted into the miner's fault and ours.
 //! - [`store`]: submissions, evaluations, rejections, the chain's view and weight attempts in SQL
 //!   (SQLite by default, PostgreSQL by URL).
+//! - [`weights`]: stored scores → `scoring::weigh` → set (or commit and reveal) weights.
+//! - [`service`]: the stages run together until cancelled.
+//! - [`api`]: the leaderboard over HTTP, its page, OpenAPI document and metrics.
+//! - [`metrics`]: Prometheus counters and gauges.
+//! - [`config`]: flags, environment and TOML settings.
+//! - [`replay`]: `validator evaluate` and `validator replay`.
 //! - [`eqbench`]: the EQ-Bench v2 reference-conformance command.
 
+pub mod api;
+pub mod config;
 pub mod eqbench;
+pub mod evaluate;
 pub mod fetch;
 pub mod hub;
+pub mod metrics;
+pub mod replay;
+pub mod service;
 pub mod store;
+pub mod sync;
+pub mod weights;

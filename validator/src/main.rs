@@ -3,18 +3,76 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
 use kindred_scoring::template::{SANDBOX_ARG, serve_sandbox};
+use kindred_validator::config::Settings;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Debug, Parser)]
 #[command(name = "validator", version, about = "Kindred validator")]
 struct Cli {
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "KINDRED_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServiceArgs {
+    /// TOML file with the same settings (flags and environment win).
+    #[arg(long, env = "KINDRED_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+}
+
+impl ServiceArgs {
+    fn settings(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(path) => Settings::from_file(path)?,
+            None => Settings::default(),
+        };
+        Ok(self.settings.over(file))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the validator until SIGINT or SIGTERM: sync, fetch, evaluate, store, set weights, API.
+    Run(ServiceArgs),
+    /// Evaluate only, taking submissions from a shared PostgreSQL store (more GPUs or machines).
+    Worker(ServiceArgs),
+    /// Evaluate one model directory now and print the full score.
+    Evaluate {
+        /// A model package (Hugging Face layout).
+        dir: PathBuf,
+        /// Competition whose rules the package must meet.
+        #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]
+        competition: String,
+        /// Epoch seed as hex (default: a fixed seed, so runs compare).
+        #[arg(long, env = "KINDRED_SEED", default_value = "6b696e64726564")]
+        seed: String,
+        /// Print one JSON object (its `score` field is the total).
+        #[arg(long, env = "KINDRED_JSON")]
+        json: bool,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Re-run a stored evaluation from the cached package and show whether it reproduces.
+    Replay {
+        /// Submission id (as the API shows it).
+        submission: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// EQ-Bench v2 reference tools.
     Eqbench {
         #[command(subcommand)]
@@ -43,7 +101,30 @@ fn main() -> ExitCode {
         return ExitCode::from(serve_sandbox() as u8);
     }
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
     let result = match cli.command {
+        Command::Run(args) => service(args, true),
+        Command::Worker(args) => service(args, false),
+        Command::Evaluate {
+            dir,
+            competition,
+            seed,
+            json,
+            settings,
+        } => kindred_validator::replay::evaluate_dir(&settings, &dir, &competition, &seed, json)
+            .map_err(Into::into),
+        Command::Replay { submission, settings } => runtime().and_then(|rt| {
+            rt.block_on(kindred_validator::replay::replay(&settings, submission))
+                .map_err(Into::into)
+        }),
         Command::Eqbench {
             command:
                 EqbenchCommand::Score {
@@ -66,4 +147,48 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn service(args: ServiceArgs, weights: bool) -> anyhow::Result<()> {
+    let settings = args.settings()?;
+    runtime()?.block_on(async move {
+        let validator = kindred_validator::service::build(&settings, weights)
+            .await
+            .context("starting the validator")?;
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: finishing up");
+            on_signal.cancel();
+        });
+        validator.run(cancel).await.context("validator stopped")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
 }

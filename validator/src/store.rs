@@ -233,6 +233,8 @@ pub struct SubmissionRow {
 pub struct Scored {
     pub submission_id: i64,
     pub hotkey: String,
+    /// `repo@revision` (revision shortened to 12 hex digits).
+    pub model: String,
     pub uid: u16,
     pub competition: String,
     pub commit_block: u64,
@@ -536,7 +538,8 @@ impl Store {
     /// (a UID that changed hands starts from nothing).
     pub async fn scored(&self) -> Result<Vec<Scored>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.id, s.hotkey, s.uid, s.competition, s.commit_block, e.seed, e.spec_version, e.total, e.detail \
+            "SELECT s.id, s.hotkey, s.uid, s.competition, s.commit_block, e.seed, e.spec_version, e.total, e.detail, \
+             s.repo, s.revision \
              FROM submissions s JOIN evaluations e ON e.submission_id = s.id \
              JOIN neurons n ON n.uid = s.uid AND n.hotkey = s.hotkey \
              WHERE s.status = 'scored' AND e.id = (SELECT MAX(e2.id) FROM evaluations e2 \
@@ -557,6 +560,15 @@ impl Store {
                     spec_version: r.get::<i64, _>(6) as u64,
                     total: r.get(7),
                     detail: serde_json::from_str(r.get::<&str, _>(8))?,
+                    model: format!(
+                        "{}@{}",
+                        r.get::<Option<String>, _>(9).unwrap_or_default(),
+                        r.get::<Option<String>, _>(10)
+                            .unwrap_or_default()
+                            .chars()
+                            .take(12)
+                            .collect::<String>()
+                    ),
                 })
             })
             .collect()

@@ -468,6 +468,22 @@ impl Chain for Subtensor {
         .await
     }
 
+    async fn block_hash(&self, block: Block) -> Result<[u8; 32], ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move {
+            let hash = conn
+                .rpc
+                .chain_get_block_hash(Some(block.0.into()))
+                .await
+                .map_err(|e| classify(url, "block hash", &e))?;
+            hash.map(|h| h.0).ok_or(ChainError::Unexpected {
+                what: "block hash",
+                reason: format!("node has no block {}", block.0),
+            })
+        })
+        .await
+    }
+
     async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError> {
         let url = self.url.clone();
         let conn = self.current();

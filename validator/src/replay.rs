@@ -1,0 +1,149 @@
+//! One-off evaluations: `validator evaluate <dir>` (score a package now) and `validator replay
+//! <submission>` (redo a stored evaluation from the cached package with its recorded seed and
+//! spec, and say whether it reproduces bit for bit).
+
+use std::io::Write;
+use std::path::Path;
+
+use kindred_scoring::Evaluation;
+
+use crate::config::Settings;
+use crate::evaluate::EvalFailure;
+use crate::service::{BuildError, evaluator};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Build(Box<BuildError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("seed `{0}` is not hex")]
+    Seed(String),
+    #[error("no submission {0}")]
+    NoSubmission(i64),
+    #[error("submission {0} has no stored evaluation ({1})")]
+    NotScored(i64, String),
+    #[error("the package of submission {id} is not in the cache at {dir}")]
+    NotCached { id: i64, dir: String },
+    #[error("stored evaluation used spec version {stored}; this validator's spec is {ours}")]
+    SpecVersion { stored: u64, ours: u64 },
+    #[error("evaluation failed: {0}")]
+    Failed(#[from] EvalFailure),
+    #[error("writing the result: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("stored evaluation: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+impl From<BuildError> for ReplayError {
+    fn from(e: BuildError) -> ReplayError {
+        ReplayError::Build(Box::new(e))
+    }
+}
+
+fn parse_hex(s: &str) -> Result<Vec<u8>, ReplayError> {
+    hex::decode(s.trim_start_matches("0x")).map_err(|_| ReplayError::Seed(s.to_owned()))
+}
+
+/// Score the package at `dir` and print the evaluation (text, or one JSON object with `score`).
+pub fn evaluate_dir(
+    settings: &Settings,
+    dir: &Path,
+    competition: &str,
+    seed: &str,
+    json: bool,
+) -> Result<(), ReplayError> {
+    let seed = parse_hex(seed)?;
+    let evaluator = evaluator(settings)?;
+    let evaluation = evaluator.evaluate(dir, competition, &seed)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let mut value = serde_json::to_value(&evaluation)?;
+        if let Some(map) = value.as_object_mut() {
+            map.insert("score".into(), serde_json::json!(evaluation.total));
+        }
+        writeln!(out, "{value}")?;
+    } else {
+        print_evaluation(&mut out, &evaluation)?;
+    }
+    Ok(())
+}
+
+fn print_evaluation(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {
+    writeln!(out, "score        {:.6}", e.total)?;
+    writeln!(out, "eq           {:.2} / 100 ({} items)", e.eq_score, e.eq_items)?;
+    writeln!(
+        out,
+        "dialogue     {:.4} bits/byte → {:.4} ({} units)",
+        e.dialogue_bpb, e.dialogue_score, e.dialogue_units
+    )?;
+    for g in &e.gates {
+        writeln!(
+            out,
+            "gate         {} {}{}",
+            g.name,
+            if g.passed { "passed" } else { "FAILED" },
+            if g.detail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", g.detail)
+            }
+        )?;
+    }
+    writeln!(out, "seed         {}", e.seed_hex)?;
+    writeln!(out, "spec         {}", e.spec_version)
+}
+
+/// Redo submission `id`'s evaluation and report whether every figure matches the stored one.
+pub async fn replay(settings: &Settings, id: i64) -> Result<(), ReplayError> {
+    let store = Store::open(&settings.db()).await?;
+    let row = store.submission(id).await?.ok_or(ReplayError::NoSubmission(id))?;
+    let stored: Evaluation = match &row.evaluation {
+        Some(v) => serde_json::from_value(v.clone())?,
+        None => return Err(ReplayError::NotScored(id, row.status.clone())),
+    };
+    let digest = row
+        .digest
+        .clone()
+        .ok_or_else(|| ReplayError::NotScored(id, "no content digest".into()))?;
+    let dir = settings.cache_dir().join(&digest);
+    if !dir.is_dir() {
+        return Err(ReplayError::NotCached {
+            id,
+            dir: dir.display().to_string(),
+        });
+    }
+    let evaluator = evaluator(settings)?;
+    if evaluator.spec.version != stored.spec_version {
+        return Err(ReplayError::SpecVersion {
+            stored: stored.spec_version,
+            ours: evaluator.spec.version,
+        });
+    }
+    let seed = parse_hex(&stored.seed_hex)?;
+    let competition = row.competition.clone().unwrap_or_else(|| "small".into());
+    let again = tokio::task::spawn_blocking(move || evaluator.evaluate(&dir, &competition, &seed))
+        .await
+        .map_err(|e| ReplayError::Io(std::io::Error::other(e.to_string())))??;
+    let same = serde_json::to_string(&again)? == serde_json::to_string(&stored)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "submission {id}: stored score {:.6}, replayed {:.6}",
+        stored.total, again.total
+    )?;
+    writeln!(
+        out,
+        "{}",
+        if same {
+            "reproduces: every figure identical"
+        } else {
+            "DOES NOT REPRODUCE"
+        }
+    )?;
+    if !same {
+        print_evaluation(&mut out, &again)?;
+    }
+    Ok(())
+}
