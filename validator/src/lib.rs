@@ -13,11 +13,13 @@
 //! - [`api`]: the leaderboard over HTTP, its page, OpenAPI document and metrics.
 //! - [`metrics`]: Prometheus counters and gauges.
 //! - [`config`]: flags, environment and TOML settings.
+//! - [`demo`]: a whole subnet on one machine (devnet, local hub, tiny models, this service).
 //! - [`replay`]: `validator evaluate` and `validator replay`.
 //! - [`eqbench`]: the EQ-Bench v2 reference-conformance command.
 
 pub mod api;
 pub mod config;
+pub mod demo;
 pub mod eqbench;
 pub mod evaluate;
 pub mod fetch;

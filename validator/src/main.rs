@@ -73,6 +73,22 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
+    /// A whole subnet on this machine: devnet, local hub, tiny miner models, this validator and
+    /// its leaderboard. Nothing to download or configure.
+    Demo {
+        /// Working directory (emptied first).
+        #[arg(long, env = "KINDRED_DEMO_DIR")]
+        dir: Option<PathBuf>,
+        /// Leaderboard address.
+        #[arg(long = "api.addr", env = "KINDRED_API_ADDR", default_value = "127.0.0.1:8080")]
+        api_addr: std::net::SocketAddr,
+        /// Miners (1-5).
+        #[arg(long, env = "KINDRED_DEMO_MINERS", default_value_t = 4)]
+        miners: usize,
+        /// Exit once weights are on chain, printing the leaderboard.
+        #[arg(long, env = "KINDRED_DEMO_ONCE")]
+        once: bool,
+    },
     /// EQ-Bench v2 reference tools.
     Eqbench {
         #[command(subcommand)]
@@ -121,6 +137,22 @@ fn main() -> ExitCode {
             settings,
         } => kindred_validator::replay::evaluate_dir(&settings, &dir, &competition, &seed, json)
             .map_err(Into::into),
+        Command::Demo {
+            dir,
+            api_addr,
+            miners,
+            once,
+        } => demo(kindred_validator::demo::DemoOptions {
+            dir: dir.unwrap_or_else(|| {
+                std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_default()
+                    .join(".kindred/demo")
+            }),
+            api: api_addr,
+            miners,
+            once,
+        }),
         Command::Replay { submission, settings } => runtime().and_then(|rt| {
             rt.block_on(kindred_validator::replay::replay(&settings, submission))
                 .map_err(Into::into)
@@ -154,6 +186,20 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
+}
+
+fn demo(options: kindred_validator::demo::DemoOptions) -> anyhow::Result<()> {
+    runtime()?.block_on(async move {
+        let cancel = CancellationToken::new();
+        let on_signal = cancel.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            on_signal.cancel();
+        });
+        kindred_validator::demo::run(options, cancel)
+            .await
+            .context("demo")
+    })
 }
 
 fn service(args: ServiceArgs, weights: bool) -> anyhow::Result<()> {
