@@ -7,7 +7,15 @@ use std::process::Command;
 fn the_demo_runs_a_subnet_to_weights_and_prints_the_leaderboard() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_validator"))
-        .args(["demo", "--once", "--miners", "3", "--api.addr", "127.0.0.1:0", "--dir"])
+        .args([
+            "demo",
+            "--once",
+            "--miners",
+            "3",
+            "--api.addr",
+            "127.0.0.1:0",
+            "--dir",
+        ])
         .arg(dir.path().join("demo"))
         .env("RUST_LOG", "warn")
         .output()
@@ -21,11 +29,21 @@ fn the_demo_runs_a_subnet_to_weights_and_prints_the_leaderboard() {
     );
     let board: Vec<&str> = stdout.lines().filter(|l| l.starts_with('#')).collect();
     assert_eq!(board.len(), 4, "validator + 3 miners:\n{stdout}");
-    assert!(board[0].contains("score 0."), "the best miner has a score:\n{stdout}");
+    assert!(
+        board[0].contains("score 0."),
+        "the best miner has a score:\n{stdout}"
+    );
     // Weights are shares of what this validator set: they sum to one.
     let total: f64 = board
         .iter()
-        .filter_map(|l| l.split("weight ").nth(1)?.split_whitespace().next()?.parse::<f64>().ok())
+        .filter_map(|l| {
+            l.split("weight ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<f64>()
+                .ok()
+        })
         .sum();
     assert!((total - 1.0).abs() < 0.01, "weights sum to {total}:\n{stdout}");
     assert!(stdout.contains("leaderboard at http://127.0.0.1:"), "{stdout}");
