@@ -87,7 +87,7 @@ fn held_out_bpb(
                 .expect("render")
         })
         .collect();
-    let mut requests = dialogue::requests(&tokenizer, &rendered, &units).expect("tokenise");
+    let mut requests = dialogue::requests(tokenizer, &rendered, &units).expect("tokenise");
     for r in &mut requests {
         // As the evaluation does: drop context from the left, never the reply.
         let cut = r.tokens.len().saturating_sub(model.max_positions());
@@ -95,7 +95,7 @@ fn held_out_bpb(
         r.target_start -= cut;
     }
     let plan = dialogue::plan_batches(&requests, 8);
-    let sums = dialogue::score_requests(&model, &requests, &plan).expect("score");
+    let sums = dialogue::score_requests(model, &requests, &plan).expect("score");
     let bytes: usize = units.iter().map(|u| u.reply.len()).sum();
     dialogue::bits_per_byte(sums.iter().sum(), bytes)
 }
