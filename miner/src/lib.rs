@@ -3,9 +3,12 @@
 //! Module map:
 //! - [`check`]: run the validators' exact package validation and weight checks on a directory
 //!   and report the verdict.
+//! - [`finetune`]: train a tiny decoder on dialogue text (AdamW, seeded, deterministic on CPU)
+//!   and write it as a package validators accept.
 //! - [`import`]: convert a llama.cpp GGUF file into a Hugging Face package a miner can submit.
 //!
-//! Evaluation, fine-tuning, upload and on-chain commitment arrive with their issues.
+//! Evaluation, upload and on-chain commitment arrive with their issues.
 
 pub mod check;
+pub mod finetune;
 pub mod import;

@@ -5,9 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use kindred_miner::finetune::{self, Corpus, FinetuneSettings};
 use kindred_miner::{check, import};
-use kindred_scoring::Competition;
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
+use kindred_scoring::tiny::TinySpec;
+use kindred_scoring::{Architecture, Competition};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +48,67 @@ enum Command {
         #[arg(env = "KINDRED_OUT_DIR")]
         out: PathBuf,
     },
+    /// Train a tiny model from scratch on dialogue text and write a dev-competition package.
+    Finetune {
+        /// Training data: Kindred dialogue JSONL (`--format dialogues`) or plain text.
+        #[arg(long, env = "KINDRED_FINETUNE_DATA")]
+        data: PathBuf,
+        /// Optimiser steps.
+        #[arg(long, env = "KINDRED_FINETUNE_STEPS", default_value_t = 200)]
+        steps: usize,
+        /// Output directory for the package.
+        #[arg(long, env = "KINDRED_FINETUNE_OUT")]
+        out: PathBuf,
+        /// How to read `--data`: dialogues (loss on the character's replies) or text (all tokens).
+        #[arg(long, env = "KINDRED_FINETUNE_FORMAT", value_enum, default_value_t = DataFormat::Dialogues)]
+        format: DataFormat,
+        /// Architecture of the tiny model.
+        #[arg(long, env = "KINDRED_FINETUNE_ARCH", value_enum, default_value_t = Arch::Llama)]
+        architecture: Arch,
+        /// Seed of the initial weights and of the batch sampling.
+        #[arg(long, env = "KINDRED_FINETUNE_SEED", default_value_t = 0)]
+        seed: u64,
+        /// Windows per step.
+        #[arg(long, env = "KINDRED_FINETUNE_BATCH", default_value_t = 8)]
+        batch_size: usize,
+        /// Tokens per window.
+        #[arg(long, env = "KINDRED_FINETUNE_SEQ_LEN", default_value_t = 128)]
+        seq_len: usize,
+        /// AdamW learning rate (constant).
+        #[arg(long, env = "KINDRED_FINETUNE_LR", default_value_t = 3e-3)]
+        learning_rate: f64,
+        /// Hidden size of the tiny model (heads of 16 dimensions).
+        #[arg(long, env = "KINDRED_FINETUNE_HIDDEN", default_value_t = 64)]
+        hidden_size: usize,
+        /// Decoder layers.
+        #[arg(long, env = "KINDRED_FINETUNE_LAYERS", default_value_t = 2)]
+        layers: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum DataFormat {
+    Dialogues,
+    Text,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Arch {
+    Llama,
+    Mistral,
+    Qwen2,
+    Qwen3,
+}
+
+impl From<Arch> for Architecture {
+    fn from(a: Arch) -> Self {
+        match a {
+            Arch::Llama => Self::Llama,
+            Arch::Mistral => Self::Mistral,
+            Arch::Qwen2 => Self::Qwen2,
+            Arch::Qwen3 => Self::Qwen3,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -98,6 +162,72 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 cfg.num_layers,
                 cfg.hidden_size,
                 cfg.vocab_size
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Finetune {
+            data,
+            steps,
+            out,
+            format,
+            architecture,
+            seed,
+            batch_size,
+            seq_len,
+            learning_rate,
+            hidden_size,
+            layers,
+        } => {
+            let text =
+                std::fs::read_to_string(&data).with_context(|| format!("reading {}", data.display()))?;
+            let corpus = match format {
+                DataFormat::Dialogues => Corpus::dialogues_from_jsonl(&text)
+                    .with_context(|| format!("parsing {} as dialogue JSONL", data.display()))?,
+                DataFormat::Text => Corpus::Text(text),
+            };
+            anyhow::ensure!(
+                hidden_size >= 16 && hidden_size.is_multiple_of(16),
+                "--hidden-size must be a positive multiple of 16"
+            );
+            let mut spec = TinySpec::new(architecture.into(), seed);
+            spec.hidden_size = hidden_size;
+            spec.intermediate_size = 2 * hidden_size;
+            spec.num_heads = hidden_size / 16;
+            // Grouped-query attention where the head count allows it, as the small models have.
+            spec.num_kv_heads = if spec.num_heads.is_multiple_of(2) {
+                spec.num_heads / 2
+            } else {
+                spec.num_heads
+            };
+            spec.num_layers = layers;
+            let settings = FinetuneSettings {
+                steps,
+                batch_size,
+                seq_len,
+                learning_rate,
+                seed,
+                ..FinetuneSettings::default()
+            };
+            let bar = ProgressBar::new(steps as u64);
+            bar.set_style(
+                ProgressStyle::with_template("training [{bar:40}] {pos}/{len} steps {msg} ({eta} left)")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            let report = finetune::finetune(&spec, &corpus, &settings, &out, &mut |step, loss| {
+                bar.set_position(step as u64);
+                bar.set_message(format!("loss {loss:.3}"));
+            })
+            .context("training")?;
+            bar.finish_and_clear();
+            println!(
+                "wrote {} ({} parameters, {} steps on {} tokens of which {} learnt; loss {} → {})",
+                out.display(),
+                report.parameters,
+                report.steps,
+                report.corpus_tokens,
+                report.learnt_tokens,
+                report.first_loss.map_or("-".into(), |l| format!("{l:.3}")),
+                report.last_loss.map_or("-".into(), |l| format!("{l:.3}")),
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -75,3 +75,35 @@ fn import_gguf_produces_a_package_that_passes_check() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("134515008"), "{out}");
 }
+
+#[test]
+fn finetune_writes_a_package_that_passes_check_in_dev() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let data = tmp.path().join("dialogues.jsonl");
+    let dialogues: Vec<String> = kindred_benchmarks::suites::dialogues()
+        .expect("bundled dialogues")
+        .iter()
+        .take(4)
+        .map(|d| serde_json::to_string(d).expect("json"))
+        .collect();
+    std::fs::write(&data, dialogues.join("\n")).expect("write");
+    let out_dir = tmp.path().join("tuned");
+    let (code, out) = miner(&[
+        "finetune",
+        "--data",
+        dir_arg(&data),
+        "--steps",
+        "3",
+        "--seq-len",
+        "32",
+        "--batch-size",
+        "2",
+        "--out",
+        dir_arg(&out_dir),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 steps"), "{out}");
+    let (code, out) = miner(&["check", dir_arg(&out_dir), "--competition", "dev"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ACCEPTED") && out.contains("llama"), "{out}");
+}

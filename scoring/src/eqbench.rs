@@ -162,6 +162,15 @@ pub fn score_answer(item: &EqItem, text: &str, revise: bool) -> AnswerOutcome {
     }
 }
 
+/// Kindred's competition score for a generated answer, 0..1: the v2 per-question score mapped
+/// by [`crate::spec::ScoringSpec::eq_item_score`], and 0 when the answer does not parse (where
+/// the reference would merely drop the item from its average).
+pub fn competition_item_score(item: &EqItem, text: &str) -> f64 {
+    score_answer(item, text, false)
+        .score
+        .map_or(0.0, crate::spec::ScoringSpec::eq_item_score)
+}
+
 /// The run aggregate, as the reference reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -272,6 +281,26 @@ mod tests {
         ] {
             assert_eq!(score_answer(&item(), text, false).score, None, "{text}");
         }
+    }
+
+    #[test]
+    fn competition_scores_unparseable_answers_zero() {
+        let perfect = "Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 7";
+        assert_eq!(competition_item_score(&item(), perfect), 1.0);
+        let off = competition_item_score(
+            &item(),
+            "Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 9",
+        );
+        assert!(off > 0.9 && off < 1.0, "{off}");
+        assert_eq!(competition_item_score(&item(), "I would rather not say."), 0.0);
+        assert_eq!(
+            competition_item_score(
+                &item(),
+                "Remorseful: 10\nIndifferent: 0\nAffectionate: 10\nAnnoyed: 0"
+            ),
+            0.0,
+            "very wrong clamps at 0"
+        );
     }
 
     #[test]

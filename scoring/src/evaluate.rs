@@ -1,5 +1,5 @@
-//! One model's evaluation for one epoch: the degeneration guard, the EQ questions (logits mode)
-//! and the held-out dialogue units, combined into a total as the [`ScoringSpec`] says.
+//! One model's evaluation for one epoch: the degeneration guard, the EQ questions (logits or
+//! generate mode, as the spec says) and the held-out dialogue units, combined into a total as the [`ScoringSpec`] says.
 //!
 //! Everything is a function of the model, the suites, the spec and the seed: prompts are
 //! rendered in one sandboxed batch, tokenised once, batched by length, and every reduction runs
@@ -11,7 +11,7 @@ use crate::dialogue::{self, Dialogue};
 use crate::eq::{self, AnswerError, EqItem};
 use crate::guard::{self, Verdict};
 use crate::model::{CausalLm, ForwardError, ScoreRequest};
-use crate::spec::ScoringSpec;
+use crate::spec::{EqMode, ScoringSpec};
 use crate::template::{ChatMessage, RenderRequest, Sandbox, TemplateError};
 use crate::validate::ValidatedModel;
 
@@ -193,13 +193,30 @@ pub fn evaluate(
 
     let mut eq_samples = Vec::with_capacity(items.len());
     for (item, text) in items.iter().zip(eq_texts) {
-        let ids = keep_last(
-            encode(tokenizer, text)?,
-            max_positions.saturating_sub(EQ_ANSWER_ROOM).max(1),
-        )?;
-        let values = eq::answer_by_logits(model, tokenizer, &ids, &item.emotions)?;
-        let score = crate::eqbench::intensity_score(item, &values);
-        eq_samples.push(ScoringSpec::eq_item_score(score));
+        let sample = match spec.eq_mode {
+            EqMode::Logits => {
+                let ids = keep_last(
+                    encode(tokenizer, text)?,
+                    max_positions.saturating_sub(EQ_ANSWER_ROOM).max(1),
+                )?;
+                let values = eq::answer_by_logits(model, tokenizer, &ids, &item.emotions)?;
+                ScoringSpec::eq_item_score(crate::eqbench::intensity_score(item, &values))
+            }
+            EqMode::Generate { max_new_tokens } => {
+                let ids = keep_last(
+                    encode(tokenizer, text)?,
+                    max_positions.saturating_sub(max_new_tokens + 1).max(1),
+                )?;
+                let stop =
+                    guard::stop_tokens(&validated.config, tokenizer, &validated.chat_template.eos_token);
+                let reply = model.generate_greedy(&ids, max_new_tokens, &stop)?;
+                let answer = tokenizer
+                    .decode(&reply, true)
+                    .map_err(|e| EvaluateError::Tokenizer(e.to_string()))?;
+                crate::eqbench::competition_item_score(item, &answer)
+            }
+        };
+        eq_samples.push(sample);
     }
 
     let mut requests = dialogue::requests(tokenizer, unit_texts, &units)

@@ -24,6 +24,22 @@ pub struct GuardSpec {
     pub fail_runaway: bool,
 }
 
+/// How EQ items are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EqMode {
+    /// Expected intensities from the next-token distribution after each `Emotion: ` line (see
+    /// [`crate::eq::answer_by_logits`]): no sampling, no parsing. The competitive default.
+    #[default]
+    Logits,
+    /// A greedy reply under the model's chat template, parsed with the EQ-Bench v2 parser; an
+    /// answer that does not parse scores 0 for the item, so dodging hard items does not pay.
+    Generate {
+        /// Greedy tokens allowed for the four `Emotion: score` lines.
+        max_new_tokens: usize,
+    },
+}
+
 /// One versioned scoring spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoringSpec {
@@ -35,6 +51,9 @@ pub struct ScoringSpec {
     pub dialogue_suite: String,
     /// EQ items drawn per epoch.
     pub eq_items: usize,
+    /// How EQ items are answered. Absent in older spec files, which all meant `logits`.
+    #[serde(default)]
+    pub eq_mode: EqMode,
     /// Dialogue units (one scored reply from each drawn dialogue) per epoch.
     pub dialogue_units: usize,
     /// Weight of the EQ part in the total (normalised with `dialogue_weight`).
@@ -56,6 +75,7 @@ impl ScoringSpec {
             eq_suite: "kindred-eq-v1".into(),
             dialogue_suite: "kindred-dialogue-v1".into(),
             eq_items: 32,
+            eq_mode: EqMode::Logits,
             dialogue_units: 48,
             eq_weight: 0.5,
             dialogue_weight: 0.5,
@@ -113,6 +133,18 @@ mod tests {
         let back: ScoringSpec = serde_json::from_str(&serde_json::to_string(&s).expect("ser")).expect("de");
         assert_eq!(back, s);
         assert_ne!(ScoringSpec::quick().version, s.version);
+        let generate = ScoringSpec {
+            eq_mode: EqMode::Generate { max_new_tokens: 48 },
+            ..s.clone()
+        };
+        let json = serde_json::to_value(&generate).expect("ser");
+        assert_eq!(json["eq_mode"]["generate"]["max_new_tokens"], 48);
+        let back: ScoringSpec = serde_json::from_value(json).expect("de");
+        assert_eq!(back, generate);
+        let mut old = serde_json::to_value(&s).expect("ser");
+        old.as_object_mut().expect("object").remove("eq_mode");
+        let back: ScoringSpec = serde_json::from_value(old).expect("a spec without eq_mode");
+        assert_eq!(back.eq_mode, EqMode::Logits);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use kindred_scoring::config::Architecture;
 use kindred_scoring::dialogue::{Dialogue, Speaker, Turn};
 use kindred_scoring::eq::EqItem;
 use kindred_scoring::evaluate::{EvaluateError, Suites, evaluate};
+use kindred_scoring::spec::EqMode;
 use kindred_scoring::template::Sandbox;
 use kindred_scoring::tiny::{self, TinySpec};
 use kindred_scoring::{CausalLm, Competition, ScoringSpec, ValidatedModel, load, validate};
@@ -138,6 +139,30 @@ fn a_degenerate_model_fails_the_guard_and_scores_zero() {
     );
     let again = evaluate(&v, &m, &sandbox(), &suites(&spec), &spec, b"epoch-1").expect("evaluates");
     assert_eq!(e, again);
+}
+
+#[test]
+fn generate_mode_parses_greedy_answers_and_scores_unparseable_ones_zero() {
+    let (_tmp, v, m) = tiny_model(15);
+    let logits = unguarded();
+    let spec = ScoringSpec {
+        eq_mode: EqMode::Generate { max_new_tokens: 24 },
+        ..logits.clone()
+    };
+    let s = suites(&spec);
+    let a = evaluate(&v, &m, &sandbox(), &s, &spec, b"epoch-1").expect("evaluates");
+    // Random weights babble bytes, never four `Emotion: n` lines: every item scores 0 where the
+    // logits mode would still read a middling expected intensity off the distribution.
+    assert_eq!(a.eq_score, 0.0);
+    assert!(a.samples[..a.eq_items].iter().all(|x| *x == 0.0));
+    let by_logits = evaluate(&v, &m, &sandbox(), &s, &logits, b"epoch-1").expect("evaluates");
+    assert!(by_logits.eq_score > 0.0);
+    assert_eq!(
+        a.dialogue_bpb, by_logits.dialogue_bpb,
+        "the mode only changes the EQ part"
+    );
+    let again = evaluate(&v, &m, &sandbox(), &s, &spec, b"epoch-1").expect("evaluates");
+    assert_eq!(a, again);
 }
 
 #[test]
