@@ -6,9 +6,9 @@
 //! - [`finetune`]: train a tiny decoder on dialogue text (AdamW, seeded, deterministic on CPU)
 //!   and write it as a package validators accept.
 //! - [`import`]: convert a llama.cpp GGUF file into a Hugging Face package a miner can submit.
-//!
-//! Evaluation, upload and on-chain commitment arrive with their issues.
+//! - [`submit`]: the on-chain commitment for a published package, hashed as validators hash it.
 
 pub mod check;
 pub mod finetune;
 pub mod import;
+pub mod submit;

@@ -48,6 +48,61 @@ enum Command {
         #[arg(env = "KINDRED_OUT_DIR")]
         out: PathBuf,
     },
+    /// Publish a package to a local directory hub (what `validator --hub ID=local:DIR` serves) and
+    /// print its revision. For the Hugging Face hub, push with its own tools
+    /// (`huggingface-cli upload`) and take the commit id it reports.
+    Upload {
+        /// The package directory.
+        dir: PathBuf,
+        /// Repository name, `org/name`.
+        #[arg(long, env = "KINDRED_REPO")]
+        repo: String,
+        /// The hub directory.
+        #[arg(long, env = "KINDRED_LOCAL_HUB")]
+        hub_dir: PathBuf,
+    },
+    /// Commit a published package on chain for your hotkey (checks the package first).
+    Commit {
+        /// The package directory (the same files as published).
+        dir: PathBuf,
+        #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]
+        competition: String,
+        /// The hub's short id as validators list it (e.g. hf).
+        #[arg(long, env = "KINDRED_HUB", default_value = "hf")]
+        hub: String,
+        #[arg(long, env = "KINDRED_REPO")]
+        repo: String,
+        /// The published revision: a 40-digit commit id.
+        #[arg(long, env = "KINDRED_REVISION")]
+        revision: String,
+        #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
+        netuid: u16,
+        /// finney, test, local or a ws:// URL.
+        #[arg(
+            long = "subtensor.network",
+            env = "KINDRED_SUBTENSOR_NETWORK",
+            default_value = "local"
+        )]
+        network: String,
+        #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+        wallet_name: String,
+        #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+        wallet_hotkey: String,
+        #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
+        wallet_path: Option<PathBuf>,
+    },
+    /// Score a package locally exactly as validators do (bundled suites, the current spec).
+    Evaluate {
+        dir: PathBuf,
+        #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]
+        competition: String,
+        /// Epoch seed as hex.
+        #[arg(long, env = "KINDRED_SEED", default_value = "6b696e64726564")]
+        seed: String,
+        /// Print one JSON object (its `score` field is the total).
+        #[arg(long, env = "KINDRED_JSON")]
+        json: bool,
+    },
     /// Train a tiny model from scratch on dialogue text and write a dev-competition package.
     Finetune {
         /// Training data: Kindred dialogue JSONL (`--format dialogues`) or plain text.
@@ -132,6 +187,69 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::Upload { dir, repo, hub_dir } => {
+            let hub = kindred_validator::hub::LocalHub::new(&hub_dir);
+            let published = hub.publish(&dir, &repo).context("publishing")?;
+            println!("{}", published.revision_hex());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Commit {
+            dir,
+            competition,
+            hub,
+            repo,
+            revision,
+            netuid,
+            network,
+            wallet_name,
+            wallet_hotkey,
+            wallet_path,
+        } => {
+            let comp = Competition::by_name(&competition)
+                .with_context(|| format!("unknown competition {competition:?} (dev, small, medium)"))?;
+            let sandbox = Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+            let verdict = check::check(&dir, &comp, &sandbox).context("checking the package")?;
+            if !verdict.is_accepted() {
+                anyhow::bail!("validators would reject this package: {verdict:?}");
+            }
+            let wallet = kindred_chain::wallet::Wallet {
+                path: wallet_path.unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
+                name: wallet_name,
+                hotkey: wallet_hotkey,
+            };
+            let signer = wallet.hotkey_signer(None).context("loading the hotkey")?;
+            let hotkey = kindred_chain::account::Hotkey(signer.public());
+            let commitment =
+                kindred_miner::submit::commitment_for(&dir, &competition, &hub, &repo, &revision, &hotkey)?;
+            let text = commitment.encode()?;
+            let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let included = rt.block_on(async {
+                use kindred_chain::Chain;
+                let chain = kindred_chain::subtensor::Subtensor::connect(&network).await?;
+                chain
+                    .set_commitment(&signer, kindred_chain::Netuid(netuid), &text)
+                    .await
+            })?;
+            println!("{text}");
+            println!("committed in block {}", included.block.0);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Evaluate {
+            dir,
+            competition,
+            seed,
+            json,
+        } => {
+            kindred_validator::replay::evaluate_dir(
+                &kindred_validator::config::Settings::default(),
+                &dir,
+                &competition,
+                &seed,
+                json,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check {
             dir,
             competition,

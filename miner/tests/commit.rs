@@ -1,0 +1,114 @@
+//! `miner upload` then `miner commit` against the devnet, as an operator runs them: the
+//! commitment on chain must parse as validators parse it and carry the package's hash salted
+//! with the miner's hotkey.
+
+use std::net::SocketAddr;
+use std::process::Command;
+use std::time::Duration;
+
+use kindred_chain::account::Hotkey;
+use kindred_chain::devnet::{Devnet, DevnetConfig, wallets};
+use kindred_chain::submission::{ModelCommitment, salted_hash};
+use kindred_chain::subtensor::{Subtensor, calls};
+use kindred_chain::wallet::Signer;
+use kindred_chain::{Chain, Netuid, Network};
+use kindred_scoring::Architecture;
+use kindred_scoring::tiny::{TinySpec, write_tiny_model};
+use tokio_util::sync::CancellationToken;
+
+fn miner(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_miner"))
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upload_then_commit_puts_a_verifiable_commitment_on_chain() {
+    let devnet = Devnet::bind(DevnetConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        block_time: Duration::from_millis(100),
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("devnet");
+    let (url, stop) = (devnet.url(), CancellationToken::new());
+    tokio::spawn(devnet.run(stop.clone()));
+    let chain = Subtensor::connect(&Network::Url(url.clone()))
+        .await
+        .expect("client");
+    let bob = Signer::dev("bob").expect("bob");
+    chain
+        .submit(&bob, &calls::burned_register(Netuid(1), bob.public()))
+        .await
+        .expect("register");
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let wallet_dir = tmp.path().join("wallets");
+    wallets::write_dev_wallets(&wallet_dir).expect("wallets");
+    let package = tmp.path().join("model");
+    write_tiny_model(&package, &TinySpec::new(Architecture::Llama, 9)).expect("model");
+    let s = |p: &std::path::Path| p.to_str().expect("utf-8").to_owned();
+
+    let up = tokio::task::spawn_blocking({
+        let (package, hub) = (s(&package), s(&tmp.path().join("hub")));
+        move || miner(&["upload", &package, "--repo", "bob/wren", "--hub-dir", &hub])
+    })
+    .await
+    .expect("upload");
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let revision = String::from_utf8_lossy(&up.stdout).trim().to_owned();
+    assert_eq!(revision.len(), 40, "{revision}");
+
+    let commit = tokio::task::spawn_blocking({
+        let (package, wallets, url, revision) = (s(&package), s(&wallet_dir), url.clone(), revision.clone());
+        move || {
+            miner(&[
+                "commit",
+                &package,
+                "--competition",
+                "dev",
+                "--hub",
+                "local",
+                "--repo",
+                "bob/wren",
+                "--revision",
+                &revision,
+                "--netuid",
+                "1",
+                "--subtensor.network",
+                &url,
+                "--wallet.name",
+                "bob",
+                "--wallet.path",
+                &wallets,
+            ])
+        }
+    })
+    .await
+    .expect("commit");
+    assert!(
+        commit.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&commit.stdout),
+        String::from_utf8_lossy(&commit.stderr)
+    );
+
+    let on_chain = chain.commitments(Netuid(1)).await.expect("commitments");
+    let mine = on_chain
+        .iter()
+        .find(|c| c.hotkey == Hotkey(bob.public()))
+        .expect("bob's commitment");
+    let parsed: ModelCommitment = mine.data.parse().expect("validators parse it");
+    assert_eq!(parsed.revision_hex(), revision);
+    assert_eq!((parsed.hub.as_str(), parsed.repo.as_str()), ("local", "bob/wren"));
+    let digest = kindred_validator::fetch::hash_package(&package)
+        .expect("hash")
+        .digest;
+    assert_eq!(parsed.hash, salted_hash(&digest, &Hotkey(bob.public())));
+    assert_ne!(
+        parsed.hash,
+        salted_hash(&digest, &Hotkey(Signer::dev("dave").expect("dave").public()))
+    );
+    stop.cancel();
+}
