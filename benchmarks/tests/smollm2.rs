@@ -6,16 +6,14 @@
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::llama;
 use kindred_benchmarks::{smollm2, suites};
 use kindred_scoring::dialogue;
-use kindred_scoring::evaluate::{Suites, evaluate};
 use kindred_scoring::template::{ChatMessage, RenderRequest, Sandbox};
-use kindred_scoring::{CausalLm, Competition, ScoringSpec, ValidatedModel};
+use kindred_scoring::{CausalLm, Competition, ValidatedModel};
 
 fn sandbox() -> Sandbox {
     // Integration tests have no Kindred binary with the sandbox entry point; the scoring crate's
@@ -162,9 +160,11 @@ fn dialogue_bpb(v: &ValidatedModel, model: &CausalLm, seed: &[u8], count: usize)
     dialogue::bits_per_byte(sums.iter().sum(), bytes)
 }
 
+/// SmolLM2's EQ figures (and a random model's, which the logits mode rewards for hedging; see
+/// the issue #3 notes) come from `kindred-bench evaluate`, not from this test: two evaluations
+/// would double its time without asserting anything.
 #[test]
-fn beats_random_weights_of_its_shape_and_reports_its_eq_score() {
-    let started = Instant::now();
+fn beats_random_weights_of_its_shape_on_dialogue() {
     let (_, v, m) = smollm2();
     let random = random_model(v);
     let seed = b"smollm2-vs-random";
@@ -173,42 +173,4 @@ fn beats_random_weights_of_its_shape_and_reports_its_eq_score() {
     // Random weights are near uniform over 49k tokens (~15.6 bits a token, ~4 bytes a token);
     // a working model is far below.
     assert!(ours < theirs - 1.0, "SmolLM2 {ours} vs random {theirs}");
-
-    // A small seeded sample through the whole evaluation: the numbers for the note. The
-    // competitive guard settings, since the quick spec's 16-token replies count as runaway for
-    // a real chat model.
-    let mut spec = ScoringSpec {
-        eq_items: 8,
-        dialogue_units: 2,
-        ..ScoringSpec::current()
-    };
-    let suites = Suites {
-        eq: suites::eq_bank().expect("bank"),
-        eq_version: suites::EQ_BANK_VERSION.into(),
-        dialogues: suites::dialogues().expect("dialogues"),
-        dialogue_version: suites::DIALOGUE_VERSION.into(),
-    };
-    eprintln!("dialogue comparison took {:.1}s", started.elapsed().as_secs_f64());
-    // The random model's guard verdict is foregone (it rambles), so only SmolLM2 runs it.
-    for (name, model, guard) in [("SmolLM2", m, 1), ("random", &random, 0)] {
-        let t = Instant::now();
-        spec.guard.prompts = guard;
-        let e = evaluate(v, model, &sandbox(), &suites, &spec, seed).expect("evaluate");
-        eprintln!(
-            "{name}: EQ {:.2}/100 on {} items, dialogue {:.4} bpb on {} units, total {:.4}, gates {}",
-            e.eq_score,
-            e.eq_items,
-            e.dialogue_bpb,
-            e.dialogue_units,
-            e.total,
-            e.gates
-                .iter()
-                .map(|g| format!("{}={}", g.name, g.passed))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        eprintln!("  ({:.1}s)", t.elapsed().as_secs_f64());
-        assert!(e.eq_score.is_finite() && (0.0..=100.0).contains(&e.eq_score));
-    }
-    eprintln!("took {:.1}s", started.elapsed().as_secs_f64());
 }

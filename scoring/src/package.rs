@@ -137,7 +137,9 @@ pub fn is_shard_name(name: &str) -> bool {
     bytes.len() == 14 && &rest[5..9] == "-of-" && bytes[..5].iter().chain(&bytes[9..]).all(u8::is_ascii_digit)
 }
 
-fn is_allowed_name(name: &str) -> bool {
+/// True for the files a package consists of: what validators download, hash and evaluate.
+/// Documentation and git files a repository may also hold ([`IGNORED`] here) are not part of it.
+pub fn is_package_file(name: &str) -> bool {
     [
         CONFIG,
         TOKENIZER,
@@ -147,8 +149,11 @@ fn is_allowed_name(name: &str) -> bool {
         SHARD_INDEX,
     ]
     .contains(&name)
-        || IGNORED.contains(&name)
         || is_shard_name(name)
+}
+
+fn is_allowed_name(name: &str) -> bool {
+    is_package_file(name) || IGNORED.contains(&name)
 }
 
 #[derive(Deserialize)]

@@ -27,7 +27,7 @@ use kindred_chain::account::Hotkey;
 use kindred_chain::submission::{ModelCommitment, content_digest, salted_hash};
 use kindred_scoring::Competition;
 use kindred_scoring::package::{
-    CONFIG, GENERATION_CONFIG, SHARD_INDEX, SINGLE_WEIGHTS, TOKENIZER, TOKENIZER_CONFIG, is_shard_name,
+    CONFIG, SHARD_INDEX, SINGLE_WEIGHTS, TOKENIZER, TOKENIZER_CONFIG, is_shard_name,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -41,20 +41,7 @@ const FOREIGN_WEIGHTS: [&str; 9] = [
     ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".h5", ".msgpack", ".pkl",
 ];
 
-/// True for the files a package consists of: what is downloaded, hashed and evaluated.
-/// Documentation and git files a repository may also hold are not part of it.
-pub fn is_package_file(name: &str) -> bool {
-    [
-        CONFIG,
-        TOKENIZER,
-        TOKENIZER_CONFIG,
-        GENERATION_CONFIG,
-        SINGLE_WEIGHTS,
-        SHARD_INDEX,
-    ]
-    .contains(&name)
-        || is_shard_name(name)
-}
+pub use kindred_scoring::package::is_package_file;
 
 /// A package directory read from our own disk failed.
 #[derive(Debug, thiserror::Error)]
