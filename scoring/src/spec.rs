@@ -108,6 +108,28 @@ impl ScoringSpec {
         }
     }
 
+    /// The quick samples without the degeneration guard: for demos and pipeline tests with
+    /// random tiny models, which cannot hold a conversation and would all fail the guard. Its
+    /// own version, so a stored evaluation says which of these produced it.
+    pub fn demo() -> Self {
+        let quick = Self::quick();
+        Self {
+            version: 2_000_000 + Self::current().version,
+            guard: GuardSpec {
+                prompts: 0,
+                ..quick.guard.clone()
+            },
+            ..quick
+        }
+    }
+
+    /// Every spec this build knows, to redo an evaluation recorded under any of them.
+    pub fn by_version(version: u64) -> Option<Self> {
+        [Self::current(), Self::quick(), Self::demo()]
+            .into_iter()
+            .find(|s| s.version == version)
+    }
+
     /// A dialogue bits-per-byte figure as a 0..1 score, higher better: `2^(−bpb)`, the geometric
     /// mean probability the model gives each byte of the reference replies. Monotone
     /// decreasing, 1 at a perfect model, 0.5 at one bit per byte, never negative and with no
@@ -126,6 +148,20 @@ impl ScoringSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_known_spec_is_found_by_its_own_version() {
+        let specs = [ScoringSpec::current(), ScoringSpec::quick(), ScoringSpec::demo()];
+        for s in &specs {
+            assert_eq!(ScoringSpec::by_version(s.version).as_ref(), Some(s));
+        }
+        assert_ne!(
+            specs[1].version, specs[2].version,
+            "quick and demo differ in the guard"
+        );
+        assert_eq!(ScoringSpec::demo().guard.prompts, 0);
+        assert_eq!(ScoringSpec::by_version(7), None);
+    }
 
     #[test]
     fn round_trips_through_json_and_quick_is_distinct() {

@@ -29,7 +29,7 @@ pub enum ConfigError {
     Hub(String),
     #[error("device `{0}`: expected cpu, cuda or cuda:N")]
     Device(String),
-    #[error("scoring spec `{0}`: expected current or quick")]
+    #[error("scoring spec `{0}`: expected current, quick or demo")]
     Spec(String),
     #[error("network `{0}`: {1}")]
     Network(String, String),
@@ -79,7 +79,7 @@ pub struct Settings {
     #[arg(long = "api.addr", env = "KINDRED_API_ADDR")]
     #[serde(rename = "api_addr")]
     pub api_addr: Option<String>,
-    /// Scoring spec: current (competitive) or quick (tiny samples, for demos and tests).
+    /// Scoring spec: current (competitive), quick (tiny samples) or demo (quick, no guard).
     #[arg(long, env = "KINDRED_SPEC")]
     pub spec: Option<String>,
     /// Blocks between weight rounds.
@@ -190,6 +190,7 @@ impl Settings {
         match self.spec.as_deref().unwrap_or("current") {
             "current" => Ok(ScoringSpec::current()),
             "quick" => Ok(ScoringSpec::quick()),
+            "demo" => Ok(ScoringSpec::demo()),
             other => Err(ConfigError::Spec(other.to_owned())),
         }
     }

@@ -75,9 +75,7 @@ pub struct DemoOptions {
 
 /// The demo's spec: the quick samples, no degeneration guard (see the module doc).
 pub fn demo_spec() -> ScoringSpec {
-    let mut spec = ScoringSpec::quick();
-    spec.guard.prompts = 0;
-    spec
+    ScoringSpec::demo()
 }
 
 pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), DemoError> {

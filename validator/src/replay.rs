@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use kindred_scoring::Evaluation;
+use kindred_scoring::{Evaluation, ScoringSpec};
 
 use crate::config::Settings;
 use crate::evaluate::EvalFailure;
@@ -26,8 +26,8 @@ pub enum ReplayError {
     NotScored(i64, String),
     #[error("the package of submission {id} is not in the cache at {dir}")]
     NotCached { id: i64, dir: String },
-    #[error("stored evaluation used spec version {stored}; this validator's spec is {ours}")]
-    SpecVersion { stored: u64, ours: u64 },
+    #[error("stored evaluation used spec version {0}, which this build does not know")]
+    SpecVersion(u64),
     #[error("evaluation failed: {0}")]
     Failed(#[from] EvalFailure),
     #[error("writing the result: {0}")]
@@ -114,13 +114,10 @@ pub async fn replay(settings: &Settings, id: i64) -> Result<(), ReplayError> {
             dir: dir.display().to_string(),
         });
     }
-    let evaluator = evaluator(settings)?;
-    if evaluator.spec.version != stored.spec_version {
-        return Err(ReplayError::SpecVersion {
-            stored: stored.spec_version,
-            ours: evaluator.spec.version,
-        });
-    }
+    let mut evaluator = evaluator(settings)?;
+    // The spec the evaluation was made under, whatever this validator scores with now.
+    evaluator.spec =
+        ScoringSpec::by_version(stored.spec_version).ok_or(ReplayError::SpecVersion(stored.spec_version))?;
     let seed = parse_hex(&stored.seed_hex)?;
     let competition = row.competition.clone().unwrap_or_else(|| "small".into());
     let again = tokio::task::spawn_blocking(move || evaluator.evaluate(&dir, &competition, &seed))
@@ -143,7 +140,19 @@ pub async fn replay(settings: &Settings, id: i64) -> Result<(), ReplayError> {
         }
     )?;
     if !same {
-        print_evaluation(&mut out, &again)?;
+        // Name what moved, so an operator can tell a changed model from a changed machine.
+        let (a, b) = (serde_json::to_value(&stored)?, serde_json::to_value(&again)?);
+        if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+            for (key, was) in a {
+                if b.get(key) != Some(was) {
+                    writeln!(
+                        out,
+                        "  {key}: stored {was}, replayed {}",
+                        b.get(key).unwrap_or(&serde_json::Value::Null)
+                    )?;
+                }
+            }
+        }
     }
     Ok(())
 }
