@@ -482,6 +482,14 @@ pub async fn build(settings: &crate::config::Settings, weights: bool) -> Result<
     let netuid = settings.netuid();
     let chain: Arc<dyn Chain> = Arc::new(Subtensor::connect(&settings.network()?).await?);
     let store = Store::open(&settings.db()).await?;
+    if store.backend() == crate::store::Backend::Sqlite {
+        // SQLite is one process's store: leases left by a run that died are free to take now
+        // rather than when they expire.
+        let released = store.release_leases().await?;
+        if released > 0 {
+            tracing::info!(released, "took back submissions a previous run left unfinished");
+        }
+    }
     let fetcher = Arc::new(Fetcher::new(
         settings.hubs()?,
         FetchConfig::new(settings.cache_dir()),

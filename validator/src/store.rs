@@ -359,6 +359,17 @@ impl Store {
         }))
     }
 
+    /// Free every lease. Only for a SQLite store, which one process uses at a time: whatever a
+    /// previous run held (killed mid-evaluation, say) is that run's and may be taken at once.
+    pub async fn release_leases(&self) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE submissions SET lease_owner = NULL, lease_until_ms = 0 WHERE status = 'queued' AND lease_owner IS NOT NULL",
+        )
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Extend a lease while work goes on.
     pub async fn renew(&self, id: i64, worker: &str, lease_ms: i64) -> Result<bool, StoreError> {
         let done =

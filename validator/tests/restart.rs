@@ -1,0 +1,153 @@
+//! `validator run` killed with SIGKILL while it works, then started again on the same SQLite
+//! store: every submission ends scored exactly once; nothing is lost or written twice.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kindred_chain::account::Hotkey;
+use kindred_chain::devnet::{Devnet, DevnetConfig, wallets};
+use kindred_chain::submission::{ModelCommitment, salted_hash};
+use kindred_chain::subtensor::{Subtensor, calls};
+use kindred_chain::wallet::Signer;
+use kindred_chain::{Chain, Netuid, Network};
+use kindred_scoring::Architecture;
+use kindred_scoring::tiny::{TinySpec, write_tiny_model};
+use kindred_validator::hub::LocalHub;
+use kindred_validator::store::Store;
+use sqlx::Row;
+use tokio_util::sync::CancellationToken;
+
+const NET: Netuid = Netuid(1);
+
+fn start(url: &str, dir: &Path) -> Child {
+    let s = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    Command::new(env!("CARGO_BIN_EXE_validator"))
+        .args([
+            "run",
+            "--netuid",
+            "1",
+            "--subtensor.network",
+            url,
+            "--spec",
+            "demo",
+        ])
+        .args(["--db", &s(&dir.join("validator.sqlite"))])
+        .args(["--cache-dir", &s(&dir.join("cache"))])
+        .args(["--hub", &format!("local=local:{}", s(&dir.join("hub")))])
+        .args([
+            "--wallet.path",
+            &s(&dir.join("wallets")),
+            "--wallet.name",
+            "alice",
+        ])
+        .args(["--api.addr", "off", "--poll-ms", "150", "--seed-period", "1000"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("validator starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_validator_killed_mid_work_resumes_without_losing_or_duplicating_rows() {
+    let devnet = Devnet::bind(DevnetConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        block_time: Duration::from_millis(100),
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("devnet");
+    let (url, stop) = (devnet.url(), CancellationToken::new());
+    tokio::spawn(devnet.run(stop.clone()));
+    let chain = Subtensor::connect(&Network::Url(url.clone()))
+        .await
+        .expect("client");
+    let dir = tempfile::tempdir().expect("tempdir");
+    wallets::write_dev_wallets(&dir.path().join("wallets")).expect("wallets");
+    let hub = LocalHub::new(dir.path().join("hub"));
+    let miners = ["bob", "charlie", "dave", "eve", "ferdie"];
+    for (i, name) in miners.iter().enumerate() {
+        let who = Signer::dev(name).expect("dev key");
+        chain
+            .submit(&who, &calls::burned_register(NET, who.public()))
+            .await
+            .expect("register");
+        let package = dir.path().join("models").join(name);
+        write_tiny_model(&package, &TinySpec::new(Architecture::Llama, 40 + i as u64)).expect("model");
+        let repo = format!("{name}/m");
+        let published = hub.publish(&package, &repo).expect("publish");
+        let commitment = ModelCommitment {
+            competition: "dev".into(),
+            hub: "local".into(),
+            repo,
+            revision: published.revision,
+            hash: salted_hash(&published.digest, &Hotkey(who.public())),
+        };
+        chain
+            .set_commitment(&who, NET, &commitment.encode().expect("fits"))
+            .await
+            .expect("commit");
+    }
+
+    let db = dir.path().join("validator.sqlite");
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .ok()?;
+            let n: i64 = sqlx::query(sql).fetch_one(&pool).await.ok()?.get(0);
+            pool.close().await;
+            Some(n)
+        }
+    };
+    // Kill it as soon as it has claimed work and scored at least one model but not all.
+    let mut first = start(&url, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let scored = count("SELECT COUNT(*) FROM evaluations").await.unwrap_or(0);
+        let leased = count("SELECT COUNT(*) FROM submissions WHERE lease_owner IS NOT NULL")
+            .await
+            .unwrap_or(0);
+        if scored >= 1 && leased >= 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first run never got to work");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let scored_before = count("SELECT COUNT(*) FROM evaluations").await.expect("count");
+    assert!(
+        scored_before < miners.len() as i64,
+        "killed too late to prove anything"
+    );
+
+    let mut second = start(&url, dir.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while count("SELECT COUNT(*) FROM submissions WHERE status = 'queued'").await != Some(0) {
+        assert!(
+            Instant::now() < deadline,
+            "the second run did not finish the queue"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    second.kill().expect("stop");
+    second.wait().expect("reaped");
+
+    let store = Store::open(db.to_str().expect("utf-8")).await.expect("store");
+    for name in miners {
+        let hotkey = Hotkey(Signer::dev(name).expect("key").public()).to_string();
+        let history = store.history(&hotkey).await.expect("history");
+        assert_eq!(history.len(), 1, "{name}: one submission");
+        assert_eq!(history[0].status, "scored", "{name}: {:?}", history[0]);
+    }
+    assert_eq!(
+        count("SELECT COUNT(*) FROM evaluations").await,
+        Some(miners.len() as i64),
+        "one evaluation each"
+    );
+    stop.cancel();
+}
