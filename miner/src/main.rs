@@ -92,6 +92,7 @@ enum Command {
         wallet_path: Option<PathBuf>,
     },
     /// Score a package locally exactly as validators do (bundled suites, the current spec).
+    #[command(alias = "eval")]
     Evaluate {
         dir: PathBuf,
         #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]

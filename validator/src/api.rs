@@ -294,8 +294,8 @@ pub async fn serve(
 }
 
 /// The OpenAPI 3.1 description of the JSON API. Written by hand (a generator crate would add
-/// more compile time than this document has lines); `tests/api.rs` checks every path it names
-/// is served.
+/// more compile time than this document has lines); the end-to-end test requests each path it
+/// lists.
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 const PAGE: &str = include_str!("page.html");

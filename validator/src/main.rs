@@ -86,7 +86,7 @@ enum Command {
         #[arg(long, env = "KINDRED_DEMO_MINERS", default_value_t = 4)]
         miners: usize,
         /// Exit once weights are on chain, printing the leaderboard.
-        #[arg(long, env = "KINDRED_DEMO_ONCE")]
+        #[arg(long, alias = "exit-after-round", env = "KINDRED_DEMO_ONCE")]
         once: bool,
     },
     /// EQ-Bench v2 reference tools.
