@@ -263,3 +263,55 @@ pub fn bundled_suites() -> Result<Suites, SuiteError> {
 pub fn sandbox() -> std::io::Result<Sandbox> {
     Sandbox::current_exe()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("validator.toml");
+        std::fs::write(
+            &path,
+            "netuid = 7\nsubtensor_network = \"test\"\nwallet_name = \"from-file\"\n\
+             hubs = [\"mirror=hf:https://mirror.example\", \"disk=local:/srv/hub\"]\nspec = \"quick\"\n",
+        )
+        .expect("write");
+        let file = Settings::from_file(&path).expect("parses");
+        let flags = Settings {
+            wallet_name: Some("from-flag".into()),
+            ..Settings::default()
+        };
+        let s = flags.over(file);
+        assert_eq!(s.netuid(), Netuid(7));
+        assert_eq!(s.wallet().name, "from-flag");
+        assert_eq!(s.wallet().hotkey, "default");
+        assert_eq!(s.spec().expect("spec").version, ScoringSpec::quick().version);
+        let hubs = s.hubs().expect("hubs");
+        let ids: Vec<&str> = hubs.ids().collect();
+        assert!(ids.contains(&"mirror") && ids.contains(&"disk"), "{ids:?}");
+        assert!(matches!(s.network(), Ok(Network::Test)), "{:?}", s.network());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "netuid = 1\nwalet_name = \"typo\"\n").expect("write");
+        assert!(matches!(
+            Settings::from_file(&path),
+            Err(ConfigError::Toml { .. })
+        ));
+        let bad_hub = Settings {
+            hubs: vec!["evil=https://evil.example".into()],
+            ..Settings::default()
+        };
+        assert!(matches!(bad_hub.hubs(), Err(ConfigError::Hub(_))));
+        let bad_spec = Settings {
+            spec: Some("fastest".into()),
+            ..Settings::default()
+        };
+        assert!(matches!(bad_spec.spec(), Err(ConfigError::Spec(_))));
+    }
+}

@@ -160,6 +160,8 @@ impl Node {
         next_nonce(&inner, who)
     }
 
+    /// Read the current state under the node's lock. Not re-entrant: calling back into the node
+    /// from `f` deadlocks.
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.lock().state)
     }
