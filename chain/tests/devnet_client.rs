@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kindred_chain::devnet::{Devnet, DevnetConfig, MetadataSet};
+use kindred_chain::devnet::{Devnet, DevnetConfig, MetadataSet, Spawned};
 use kindred_chain::error::{PoolRejection, Refusal};
 use kindred_chain::subnet::{Netuid, Uid};
 use kindred_chain::subtensor::{SubmitOptions, Subtensor, calls};
@@ -65,11 +65,11 @@ async fn devnet_with(addr: SocketAddr, metadata: MetadataSet) -> Running {
         netuid: NET.0,
         ..DevnetConfig::default()
     };
-    let devnet = Devnet::bind(config).await.expect("devnet binds");
-    let url = devnet.url();
-    let node = devnet.node();
     let cancel = CancellationToken::new();
-    tokio::spawn(devnet.run(cancel.clone()));
+    let Spawned { url, node, .. } = Devnet::bind(config)
+        .await
+        .expect("devnet binds")
+        .spawn(cancel.clone());
     Running { url, cancel, node }
 }
 
@@ -505,10 +505,12 @@ async fn devnet_stored(
         reset,
         ..DevnetConfig::default()
     };
-    let devnet = Devnet::bind(config).await.expect("devnet binds");
-    let (url, node, cancel) = (devnet.url(), devnet.node(), CancellationToken::new());
-    let handle = tokio::spawn(devnet.run(cancel.clone()));
-    (Running { url, cancel, node }, handle)
+    let cancel = CancellationToken::new();
+    let Spawned { url, node, task } = Devnet::bind(config)
+        .await
+        .expect("devnet binds")
+        .spawn(cancel.clone());
+    (Running { url, cancel, node }, task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use kindred_chain::devnet::{Devnet, DevnetConfig, wallets};
+use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned, wallets};
 use kindred_chain::wallet::Signer;
 use tokio_util::sync::CancellationToken;
 
@@ -57,10 +57,8 @@ async fn the_python_sdk_runs_a_subnet_round_on_the_devnet() {
     })
     .await
     .expect("devnet binds");
-    let url = devnet.url();
-    let node = devnet.node();
     let cancel = CancellationToken::new();
-    tokio::spawn(devnet.run(cancel.clone()));
+    let Spawned { url, node, .. } = devnet.spawn(cancel.clone());
 
     let dir = tempfile::tempdir().expect("tempdir");
     wallets::write_dev_wallets(dir.path()).expect("dev wallets");

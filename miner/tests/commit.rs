@@ -32,8 +32,8 @@ async fn upload_then_commit_puts_a_verifiable_commitment_on_chain() {
     })
     .await
     .expect("devnet");
-    let (url, stop) = (devnet.url(), CancellationToken::new());
-    tokio::spawn(devnet.run(stop.clone()));
+    let stop = CancellationToken::new();
+    let url = devnet.spawn(stop.clone()).url;
     let chain = Subtensor::connect(&Network::Url(url.clone()))
         .await
         .expect("client");

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kindred_chain::account::Hotkey;
-use kindred_chain::devnet::{Devnet, DevnetConfig, DevnetError};
+use kindred_chain::devnet::{Devnet, DevnetConfig, DevnetError, Spawned};
 use kindred_chain::submission::{ModelCommitment, salted_hash};
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
@@ -91,9 +91,12 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
         ..DevnetConfig::default()
     })
     .await?;
-    let url = devnet.url();
     let chain_stop = cancel.child_token();
-    let devnet_task = tokio::spawn(devnet.run(chain_stop.clone()));
+    let Spawned {
+        url,
+        task: devnet_task,
+        ..
+    } = devnet.spawn(chain_stop.clone());
     info!(%url, "devnet running");
     let chain = Subtensor::connect(&Network::Url(url.clone())).await?;
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kindred_chain::account::Hotkey;
-use kindred_chain::devnet::{Devnet, DevnetConfig};
+use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned};
 use kindred_chain::submission::{ModelCommitment, salted_hash};
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
@@ -109,8 +109,8 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     })
     .await
     .expect("devnet");
-    let (url, node, stop_chain) = (devnet.url(), devnet.node(), CancellationToken::new());
-    tokio::spawn(devnet.run(stop_chain.clone()));
+    let stop_chain = CancellationToken::new();
+    let Spawned { url, node, .. } = devnet.spawn(stop_chain.clone());
     let chain = Subtensor::connect(&Network::Url(url.clone()))
         .await
         .expect("client");

@@ -59,8 +59,8 @@ async fn a_validator_killed_mid_work_resumes_without_losing_or_duplicating_rows(
     })
     .await
     .expect("devnet");
-    let (url, stop) = (devnet.url(), CancellationToken::new());
-    tokio::spawn(devnet.run(stop.clone()));
+    let stop = CancellationToken::new();
+    let url = devnet.spawn(stop.clone()).url;
     let chain = Subtensor::connect(&Network::Url(url.clone()))
         .await
         .expect("client");

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use kindred_chain::devnet::{Devnet, DevnetConfig};
+use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned};
 use kindred_chain::subnet::Netuid;
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
@@ -55,8 +55,8 @@ async fn main() -> anyhow::Result<()> {
         ..DevnetConfig::default()
     })
     .await?;
-    let (url, node, cancel) = (devnet.url(), devnet.node(), CancellationToken::new());
-    tokio::spawn(devnet.run(cancel.clone()));
+    let cancel = CancellationToken::new();
+    let Spawned { url, node, .. } = devnet.spawn(cancel.clone());
 
     // Transfers pre-signed by each submitter (one dev account each, nonces 0..), so every
     // connection sends its own nonce sequence in order while the connections run side by side.

@@ -96,6 +96,14 @@ impl Default for DevnetConfig {
     }
 }
 
+/// A devnet running in the background ([`Devnet::spawn`]); `task` ends once it has stopped.
+#[derive(Debug)]
+pub struct Spawned {
+    pub url: String,
+    pub node: Arc<Node>,
+    pub task: tokio::task::JoinHandle<Result<(), DevnetError>>,
+}
+
 /// A devnet ready to run: its node is built and its socket bound.
 #[derive(Debug)]
 pub struct Devnet {
@@ -171,6 +179,16 @@ impl Devnet {
 
     pub fn node(&self) -> Arc<Node> {
         self.node.clone()
+    }
+
+    /// Run in the background until `stop` fires: for tests, the demo and benches, which all
+    /// need the URL and the node while the chain runs.
+    pub fn spawn(self, stop: CancellationToken) -> Spawned {
+        Spawned {
+            url: self.url(),
+            node: self.node(),
+            task: tokio::spawn(self.run(stop)),
+        }
     }
 
     /// Serve RPC and produce blocks until `cancel` fires.
