@@ -146,9 +146,7 @@ impl WeightSetter {
             .zip(weights.values.clone())
             .collect();
         if hyper.commit_reveal_weights_enabled {
-            // The salt only has to be unpredictable to others until the reveal.
-            let seed = sp_hash(&[&self.signer.public()[..], &block.to_le_bytes()].concat());
-            let salt: Vec<u16> = seed.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+            let salt = commit_salt(&self.signer, block);
             let salt_text = serde_json::to_string(&salt).unwrap_or_default();
             let attempt = store
                 .begin_weights(block, "commit", &raw, self.version_key, Some(&salt_text))
@@ -241,7 +239,28 @@ impl WeightSetter {
     }
 }
 
-fn sp_hash(bytes: &[u8]) -> [u8; 32] {
+/// The salt of a weights commit. It must be unpredictable to others until the reveal, or anyone
+/// could test guessed weights against the commit hash: an sr25519 signature is randomised and
+/// needs the secret key, so its hash serves.
+fn commit_salt(signer: &Signer, block: u64) -> Vec<u16> {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
+    let signature = signer.sign(&[&b"kindred-weights-salt"[..], &block.to_le_bytes()].concat());
+    let seed: [u8; 32] = sha2::Sha256::digest(signature).into();
+    seed.chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_salts_cannot_be_derived_from_public_data() {
+        let signer = Signer::dev("alice").expect("alice");
+        let (a, b) = (commit_salt(&signer, 100), commit_salt(&signer, 100));
+        assert_eq!(a.len(), 16);
+        assert_ne!(
+            a, b,
+            "same key and block, yet a fresh salt: it depends on signing randomness"
+        );
+    }
 }
