@@ -3,12 +3,12 @@
 //! Module map:
 //! - [`check`]: run the validators' exact package validation and weight checks on a directory
 //!   and report the verdict.
-//! - [`finetune`]: train a tiny decoder on dialogue text (AdamW, seeded, deterministic on CPU)
-//!   and write it as a package validators accept.
+//! - [`finetune`]: re-exported from `kindred_scoring::finetune` (training lives with the
+//!   scoring code so the validator's demo can train its miners too).
 //! - [`import`]: convert a llama.cpp GGUF file into a Hugging Face package a miner can submit.
 //! - [`submit`]: the on-chain commitment for a published package, hashed as validators hash it.
 
 pub mod check;
-pub mod finetune;
+pub use kindred_scoring::finetune;
 pub mod import;
 pub mod submit;

@@ -29,6 +29,10 @@
 //! - [`model`]: Kindred's forward pass (batched log-probs with left padding, greedy decoding).
 //! - [`gguf`]: GGUF (llama.cpp) → Hugging Face package converter.
 //! - [`tiny`]: seeded tiny models in the HF layout, for tests and the demo.
+//! - [`finetune`]: training a tiny decoder on dialogue text (seeded, deterministic on CPU), used
+//!   by `miner finetune`, the benchmark ladder and the demo. It is the one module here that
+//!   changes weights rather than measuring them; it lives here because it is pure as well and
+//!   both the miner and the validator's demo need it.
 
 pub mod competition;
 pub mod config;
@@ -36,6 +40,7 @@ pub mod dialogue;
 pub mod eq;
 pub mod eqbench;
 pub mod evaluate;
+pub mod finetune;
 pub mod gguf;
 pub mod guard;
 pub mod kernels;

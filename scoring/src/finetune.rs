@@ -13,13 +13,13 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::config::ModelConfig;
+use crate::dialogue::{Dialogue, Speaker};
+use crate::seed::SeedStream;
+use crate::template::{ChatMessage, ChatTemplate, RenderRequest, TemplateError, TemplateLimits};
+use crate::tiny::{self, TinyError, TinySpec};
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
-use kindred_scoring::config::ModelConfig;
-use kindred_scoring::dialogue::{Dialogue, Speaker};
-use kindred_scoring::seed::SeedStream;
-use kindred_scoring::template::{ChatMessage, ChatTemplate, RenderRequest, TemplateError, TemplateLimits};
-use kindred_scoring::tiny::{self, TinyError, TinySpec};
 use tokenizers::Tokenizer;
 
 #[derive(Debug, thiserror::Error)]
@@ -582,9 +582,9 @@ pub fn finetune(
 
 #[cfg(test)]
 mod tests {
-    use kindred_scoring::CausalLm;
-    use kindred_scoring::config::Architecture;
-    use kindred_scoring::dialogue::Turn;
+    use crate::CausalLm;
+    use crate::config::Architecture;
+    use crate::dialogue::Turn;
 
     use super::*;
 
