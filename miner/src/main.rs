@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use kindred_miner::finetune::{self, Corpus, FinetuneSettings};
-use kindred_miner::{check, import};
+use kindred_miner::{check, import, push};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
 use kindred_scoring::tiny::TinySpec;
 use kindred_scoring::{Architecture, Competition};
@@ -16,7 +16,7 @@ use kindred_scoring::{Architecture, Competition};
 #[command(
     name = "miner",
     version,
-    about = "Kindred miner: check, convert and submit roleplay models"
+    about = "Kindred miner: check, convert, train, push and submit roleplay models"
 )]
 struct Cli {
     /// Log filter (tracing's EnvFilter syntax).
@@ -48,18 +48,46 @@ enum Command {
         #[arg(env = "KINDRED_OUT_DIR")]
         out: PathBuf,
     },
-    /// Publish a package to a local directory hub (what `validator --hub ID=local:DIR` serves) and
-    /// print its revision. For the Hugging Face hub, push with its own tools
-    /// (`huggingface-cli upload`) and take the commit id it reports.
-    Upload {
+    /// Publish a package and print the revision to commit (40 hex digits, alone on stdout).
+    ///
+    /// `--hub hf` speaks the Hugging Face hub's HTTP upload API at `HF_ENDPOINT` (default
+    /// https://huggingface.co) with the write token from `HF_TOKEN`: it creates the repository
+    /// if needed, uploads weights through LFS, commits exactly the package files (removing stale
+    /// ones) and reads the revision back as validators will. `--hub local:DIR` copies into a
+    /// directory hub (what `validator --hub ID=local:DIR` serves). With `--private` a new
+    /// repository stays hidden until `miner publish` after the commitment is on chain.
+    #[command(alias = "upload")]
+    Push {
         /// The package directory.
         dir: PathBuf,
         /// Repository name, `org/name`.
         #[arg(long, env = "KINDRED_REPO")]
         repo: String,
-        /// The hub directory.
-        #[arg(long, env = "KINDRED_LOCAL_HUB")]
-        hub_dir: PathBuf,
+        /// `hf` or `local:DIR`.
+        #[arg(long, env = "KINDRED_PUSH_HUB", default_value = "hf")]
+        hub: String,
+        /// Same as `--hub local:DIR` (the older `miner upload` spelling).
+        #[arg(long, env = "KINDRED_LOCAL_HUB", hide = true)]
+        hub_dir: Option<PathBuf>,
+        /// Create the repository private (Hugging Face hub only).
+        #[arg(long, env = "KINDRED_PRIVATE")]
+        private: bool,
+        /// Commit summary on the hub.
+        #[arg(long, env = "KINDRED_PUSH_MESSAGE", default_value = "Kindred submission")]
+        message: String,
+        /// Check the package against this competition (dev, small, medium) before pushing.
+        #[arg(long, env = "KINDRED_COMPETITION")]
+        competition: Option<String>,
+    },
+    /// Make a private Hugging Face repository public, once its commitment is on chain
+    /// (validators cannot download it before). Token from `HF_TOKEN`.
+    Publish {
+        /// Repository name, `org/name`.
+        #[arg(long, env = "KINDRED_REPO")]
+        repo: String,
+        /// Make it private again instead.
+        #[arg(long, env = "KINDRED_PRIVATE")]
+        private: bool,
     },
     /// Commit a published package on chain for your hotkey (checks the package first).
     Commit {
@@ -142,6 +170,25 @@ enum Command {
     },
 }
 
+/// Where `miner push` publishes.
+#[derive(Debug, Clone)]
+enum PushHub {
+    Hf,
+    Local(PathBuf),
+}
+
+impl std::str::FromStr for PushHub {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.split_once(':') {
+            _ if s == "hf" => Ok(PushHub::Hf),
+            Some(("local", dir)) if !dir.is_empty() => Ok(PushHub::Local(dir.into())),
+            _ => anyhow::bail!("--hub {s:?}: expected `hf` or `local:DIR`"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum DataFormat {
     Dialogues,
@@ -188,10 +235,75 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Upload { dir, repo, hub_dir } => {
-            let hub = kindred_validator::hub::LocalHub::new(&hub_dir);
-            let published = hub.publish(&dir, &repo).context("publishing")?;
-            println!("{}", published.revision_hex());
+        Command::Push {
+            dir,
+            repo,
+            hub,
+            hub_dir,
+            private,
+            message,
+            competition,
+        } => {
+            if let Some(competition) = competition {
+                let comp = Competition::by_name(&competition)
+                    .with_context(|| format!("unknown competition {competition:?} (dev, small, medium)"))?;
+                let sandbox =
+                    Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+                let verdict = check::check(&dir, &comp, &sandbox).context("checking the package")?;
+                if !verdict.is_accepted() {
+                    anyhow::bail!("validators would reject this package: {verdict:?}");
+                }
+            }
+            let target = match hub_dir {
+                Some(dir) => PushHub::Local(dir),
+                None => hub.parse()?,
+            };
+            match target {
+                PushHub::Local(hub_dir) => {
+                    anyhow::ensure!(!private, "a directory hub has no private repositories");
+                    let hub = kindred_validator::hub::LocalHub::new(&hub_dir);
+                    let published = hub.publish(&dir, &repo).context("publishing")?;
+                    println!("{}", published.revision_hex());
+                }
+                PushHub::Hf => {
+                    let uploader = push::HfUploader::new(push::HfUploaderConfig::from_env())?;
+                    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                    let pushed = rt
+                        .block_on(uploader.push(&dir, &repo, private, &message))
+                        .with_context(|| {
+                            format!("pushing {} to {repo} at {}", dir.display(), uploader.endpoint())
+                        })?;
+                    let lfs = pushed.files.iter().filter(|f| f.lfs).count();
+                    let dedup = pushed.files.iter().filter(|f| f.deduplicated).count();
+                    eprintln!(
+                        "pushed {} files ({lfs} through LFS, {dedup} already on the hub{}) to {repo}{}",
+                        pushed.files.len(),
+                        if pushed.deleted.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", removed {}", pushed.deleted.join(", "))
+                        },
+                        if pushed.created && private {
+                            " (new, private: run `miner publish` after `miner commit`)"
+                        } else if pushed.created {
+                            " (new)"
+                        } else {
+                            ""
+                        },
+                    );
+                    println!("{}", pushed.revision);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish { repo, private } => {
+            let uploader = push::HfUploader::new(push::HfUploaderConfig::from_env())?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(uploader.set_private(&repo, private))
+                .with_context(|| format!("changing the visibility of {repo}"))?;
+            eprintln!("{repo} is now {}", if private { "private" } else { "public" });
             Ok(ExitCode::SUCCESS)
         }
         Command::Commit {
