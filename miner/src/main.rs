@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use kindred_miner::finetune::{self, Corpus, FinetuneSettings};
-use kindred_miner::{check, import, push};
+use kindred_miner::finetune::{self, Corpus, FinetuneSettings, Trainer};
+use kindred_miner::{check, import, push, status};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
 use kindred_scoring::tiny::TinySpec;
 use kindred_scoring::{Architecture, Competition};
@@ -119,6 +119,34 @@ enum Command {
         #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
         wallet_path: Option<PathBuf>,
     },
+    /// Show what the chain holds for a hotkey (UID, stake, incentive, commitment) and what
+    /// validators report for it through their API (leaderboard row, submissions and verdicts).
+    Status {
+        /// The hotkey's SS58 address; without it, the wallet's hotkey.
+        #[arg(long, env = "KINDRED_HOTKEY")]
+        hotkey: Option<String>,
+        /// A validator's API base URL (repeat, or separate with commas, for several).
+        #[arg(long = "validator-url", env = "KINDRED_VALIDATOR_URL", value_delimiter = ',')]
+        validator_urls: Vec<String>,
+        #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
+        netuid: u16,
+        /// finney, test, local or a ws:// URL.
+        #[arg(
+            long = "subtensor.network",
+            env = "KINDRED_SUBTENSOR_NETWORK",
+            default_value = "local"
+        )]
+        network: String,
+        #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+        wallet_name: String,
+        #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+        wallet_hotkey: String,
+        #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
+        wallet_path: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long, env = "KINDRED_JSON")]
+        json: bool,
+    },
     /// Score a package locally exactly as validators do (bundled suites, the current spec).
     #[command(alias = "eval")]
     Evaluate {
@@ -132,22 +160,32 @@ enum Command {
         #[arg(long, env = "KINDRED_JSON")]
         json: bool,
     },
-    /// Train a tiny model from scratch on dialogue text and write a dev-competition package.
+    /// Train on roleplay dialogues and write a submission package, with the loss shown as it
+    /// goes. With `--base DIR`, every weight of that package is fine-tuned (it must pass
+    /// validation for `--competition`; its tokenizer, config and chat template are kept);
+    /// without, a tiny model is trained from scratch (for the dev competition).
     Finetune {
-        /// Training data: Kindred dialogue JSONL (`--format dialogues`) or plain text.
+        /// Training data: Kindred dialogue JSONL, Synthetic-Persona-Chat CSV, or plain text.
         #[arg(long, env = "KINDRED_FINETUNE_DATA")]
         data: PathBuf,
+        /// Package to start from (Hugging Face layout, e.g. from `miner import-gguf`).
+        #[arg(long, env = "KINDRED_FINETUNE_BASE")]
+        base: Option<PathBuf>,
+        /// Competition the base must pass validation for (dev, small, medium).
+        #[arg(long, env = "KINDRED_COMPETITION", default_value = "dev")]
+        competition: String,
         /// Optimiser steps.
         #[arg(long, env = "KINDRED_FINETUNE_STEPS", default_value_t = 200)]
         steps: usize,
         /// Output directory for the package.
         #[arg(long, env = "KINDRED_FINETUNE_OUT")]
         out: PathBuf,
-        /// How to read `--data`: dialogues (loss on the character's replies) or text (all tokens).
-        #[arg(long, env = "KINDRED_FINETUNE_FORMAT", value_enum, default_value_t = DataFormat::Dialogues)]
+        /// How to read `--data`: dialogues (JSONL) or persona-chat (CSV), with the loss on the
+        /// character's replies, or text (all tokens); auto picks persona-chat for `.csv` files.
+        #[arg(long, env = "KINDRED_FINETUNE_FORMAT", value_enum, default_value_t = DataFormat::Auto)]
         format: DataFormat,
-        /// Architecture of the tiny model.
-        #[arg(long, env = "KINDRED_FINETUNE_ARCH", value_enum, default_value_t = Arch::Llama)]
+        /// Architecture of the tiny model (from scratch only).
+        #[arg(long, env = "KINDRED_FINETUNE_ARCH", value_enum, default_value_t = Arch::Llama, conflicts_with = "base")]
         architecture: Arch,
         /// Seed of the initial weights and of the batch sampling.
         #[arg(long, env = "KINDRED_FINETUNE_SEED", default_value_t = 0)]
@@ -161,11 +199,21 @@ enum Command {
         /// AdamW learning rate (constant).
         #[arg(long, env = "KINDRED_FINETUNE_LR", default_value_t = 3e-3)]
         learning_rate: f64,
-        /// Hidden size of the tiny model (heads of 16 dimensions).
-        #[arg(long, env = "KINDRED_FINETUNE_HIDDEN", default_value_t = 64)]
+        /// Hidden size of the tiny model (heads of 16 dimensions; from scratch only).
+        #[arg(
+            long,
+            env = "KINDRED_FINETUNE_HIDDEN",
+            default_value_t = 64,
+            conflicts_with = "base"
+        )]
         hidden_size: usize,
-        /// Decoder layers.
-        #[arg(long, env = "KINDRED_FINETUNE_LAYERS", default_value_t = 2)]
+        /// Decoder layers (from scratch only).
+        #[arg(
+            long,
+            env = "KINDRED_FINETUNE_LAYERS",
+            default_value_t = 2,
+            conflicts_with = "base"
+        )]
         layers: usize,
     },
 }
@@ -191,7 +239,9 @@ impl std::str::FromStr for PushHub {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum DataFormat {
+    Auto,
     Dialogues,
+    PersonaChat,
     Text,
 }
 
@@ -348,6 +398,62 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             println!("committed in block {}", included.block.0);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status {
+            hotkey,
+            validator_urls,
+            netuid,
+            network,
+            wallet_name,
+            wallet_hotkey,
+            wallet_path,
+            json,
+        } => {
+            let hotkey: kindred_chain::account::Hotkey = match hotkey {
+                Some(ss58) => ss58.parse().context("--hotkey")?,
+                None => {
+                    let wallet = kindred_chain::wallet::Wallet {
+                        path: wallet_path.unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
+                        name: wallet_name,
+                        hotkey: wallet_hotkey,
+                    };
+                    wallet.hotkey_signer(None).context("loading the hotkey")?.hotkey()
+                }
+            };
+            let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = rt.block_on(async {
+                let chain = kindred_chain::subtensor::Subtensor::connect(&network)
+                    .await
+                    .context("connecting to the chain")?;
+                let on_chain = status::chain_status(&chain, kindred_chain::Netuid(netuid), &hotkey)
+                    .await
+                    .context("reading the chain")?;
+                let client = status::validator_client()?;
+                let validators = futures::future::join_all(
+                    validator_urls
+                        .iter()
+                        .map(|u| status::validator_report(&client, u, &hotkey)),
+                )
+                .await;
+                anyhow::Ok(status::Status {
+                    hotkey: hotkey.to_string(),
+                    netuid,
+                    chain: on_chain,
+                    validators,
+                })
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", status::render(&report));
+            }
+            // Exit 1 when a validator could not be read, so scripts notice.
+            Ok(if report.validators.iter().any(|v| v.error.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Evaluate {
             dir,
             competition,
@@ -398,6 +504,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Finetune {
             data,
+            base,
+            competition,
             steps,
             out,
             format,
@@ -411,26 +519,26 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let text =
                 std::fs::read_to_string(&data).with_context(|| format!("reading {}", data.display()))?;
+            let format = match format {
+                DataFormat::Auto if data.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => {
+                    DataFormat::PersonaChat
+                }
+                DataFormat::Auto => DataFormat::Dialogues,
+                other => other,
+            };
             let corpus = match format {
-                DataFormat::Dialogues => Corpus::dialogues_from_jsonl(&text)
+                DataFormat::Dialogues | DataFormat::Auto => Corpus::dialogues_from_jsonl(&text)
                     .with_context(|| format!("parsing {} as dialogue JSONL", data.display()))?,
+                DataFormat::PersonaChat => {
+                    let (dialogues, skipped) =
+                        kindred_benchmarks::suites::persona_chat(&text).with_context(|| {
+                            format!("parsing {} as Synthetic-Persona-Chat CSV", data.display())
+                        })?;
+                    tracing::info!(dialogues = dialogues.len(), skipped, "read persona-chat rows");
+                    Corpus::Dialogues(dialogues)
+                }
                 DataFormat::Text => Corpus::Text(text),
             };
-            anyhow::ensure!(
-                hidden_size >= 16 && hidden_size.is_multiple_of(16),
-                "--hidden-size must be a positive multiple of 16"
-            );
-            let mut spec = TinySpec::new(architecture.into(), seed);
-            spec.hidden_size = hidden_size;
-            spec.intermediate_size = 2 * hidden_size;
-            spec.num_heads = hidden_size / 16;
-            // Grouped-query attention where the head count allows it, as the small models have.
-            spec.num_kv_heads = if spec.num_heads.is_multiple_of(2) {
-                spec.num_heads / 2
-            } else {
-                spec.num_heads
-            };
-            spec.num_layers = layers;
             let settings = FinetuneSettings {
                 steps,
                 batch_size,
@@ -439,14 +547,39 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 seed,
                 ..FinetuneSettings::default()
             };
+            let trainer = match &base {
+                Some(base) => {
+                    let comp = Competition::by_name(&competition).with_context(|| {
+                        format!("unknown competition {competition:?} (dev, small, medium)")
+                    })?;
+                    let sandbox =
+                        Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+                    let validated =
+                        kindred_scoring::validate::validate(base, &comp, &sandbox).with_context(|| {
+                            format!("the base {} is not a valid {competition} package", base.display())
+                        })?;
+                    Trainer::from_package(&validated, &corpus, &settings)
+                        .with_context(|| format!("starting from {}", base.display()))?
+                }
+                None => Trainer::from_scratch(
+                    &tiny_spec(architecture, seed, hidden_size, layers)?,
+                    &corpus,
+                    &settings,
+                )
+                .context("setting up training")?,
+            };
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
                 ProgressStyle::with_template("training [{bar:40}] {pos}/{len} steps {msg} ({eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let report = finetune::finetune(&spec, &corpus, &settings, &out, &mut |step, loss| {
+            let report = finetune::train(trainer, steps, &out, &mut |step, loss| {
                 bar.set_position(step as u64);
                 bar.set_message(format!("loss {loss:.3}"));
+                // The bar is hidden without a terminal; the log still shows the loss.
+                if step == 1 || step.is_multiple_of(10) || step == steps {
+                    tracing::info!(step, loss, "training");
+                }
             })
             .context("training")?;
             bar.finish_and_clear();
@@ -463,4 +596,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The tiny model `miner finetune` trains from scratch.
+fn tiny_spec(architecture: Arch, seed: u64, hidden_size: usize, layers: usize) -> anyhow::Result<TinySpec> {
+    anyhow::ensure!(
+        hidden_size >= 16 && hidden_size.is_multiple_of(16),
+        "--hidden-size must be a positive multiple of 16"
+    );
+    let mut spec = TinySpec::new(architecture.into(), seed);
+    spec.hidden_size = hidden_size;
+    spec.intermediate_size = 2 * hidden_size;
+    spec.num_heads = hidden_size / 16;
+    // Grouped-query attention where the head count allows it, as the small models have.
+    spec.num_kv_heads = if spec.num_heads.is_multiple_of(2) {
+        spec.num_heads / 2
+    } else {
+        spec.num_heads
+    };
+    spec.num_layers = layers;
+    Ok(spec)
 }
