@@ -79,8 +79,10 @@ enum Command {
         #[arg(long, env = "KINDRED_COMPETITION")]
         competition: Option<String>,
     },
-    /// Make a private Hugging Face repository public, once its commitment is on chain
-    /// (validators cannot download it before). Token from `HF_TOKEN`.
+    /// Make a private Hugging Face repository public (after `miner commit`).
+    ///
+    /// Validators cannot download a private repository, so publish once the commitment that
+    /// pins it is on chain. Token from `HF_TOKEN`, endpoint from `HF_ENDPOINT`.
     Publish {
         /// Repository name, `org/name`.
         #[arg(long, env = "KINDRED_REPO")]
@@ -119,8 +121,12 @@ enum Command {
         #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
         wallet_path: Option<PathBuf>,
     },
-    /// Show what the chain holds for a hotkey (UID, stake, incentive, commitment) and what
-    /// validators report for it through their API (leaderboard row, submissions and verdicts).
+    /// Show a hotkey's standing on chain and with validators.
+    ///
+    /// The chain part: UID, stake, incentive, the commitment and whether validators can parse
+    /// it. The validator part, for each `--validator-url`: the leaderboard row (rank, score,
+    /// weight) and every submission with its status and rejection reason. Exits 1 when a
+    /// validator could not be read.
     Status {
         /// The hotkey's SS58 address; without it, the wallet's hotkey.
         #[arg(long, env = "KINDRED_HOTKEY")]
@@ -160,10 +166,12 @@ enum Command {
         #[arg(long, env = "KINDRED_JSON")]
         json: bool,
     },
-    /// Train on roleplay dialogues and write a submission package, with the loss shown as it
-    /// goes. With `--base DIR`, every weight of that package is fine-tuned (it must pass
-    /// validation for `--competition`; its tokenizer, config and chat template are kept);
-    /// without, a tiny model is trained from scratch (for the dev competition).
+    /// Train a model on roleplay dialogues and write a submission package.
+    ///
+    /// With `--base DIR`, every weight of that package is fine-tuned (it must pass validation
+    /// for `--competition`; its tokenizer, config, chat template and dtype are kept); without,
+    /// a tiny model is trained from scratch (for the dev competition). The loss shows on a
+    /// progress bar, and in the log (`--log info`) when there is no terminal.
     Finetune {
         /// Training data: Kindred dialogue JSONL, Synthetic-Persona-Chat CSV, or plain text.
         #[arg(long, env = "KINDRED_FINETUNE_DATA")]

@@ -18,6 +18,9 @@
 //! 5. `PUT /api/models/{repo}/settings` (`{"private": bool}`) flips visibility, so a repository
 //!    can stay private until the commitment that pins it is on chain.
 //!
+//! Only the `basic` LFS transfer (one `PUT` per file) is spoken, which storage caps at 5 GB a
+//! file; larger files need the `multipart` transfer, not implemented (shard the weights instead).
+//!
 //! The token goes only to the endpoint's own origin and never with the bytes of an LFS upload,
 //! whose action carries its own credentials. Transient failures (connection errors, HTTP 408/429/5xx) are retried with backoff;
 //! anything else is a typed error naming the step.
@@ -422,7 +425,7 @@ impl HfUploader {
     pub async fn create_repo(&self, repo: &str, private: bool) -> Result<bool, PushError> {
         let (org, name) = check_repo(repo)?;
         let url = format!("{}/api/repos/create", self.cfg.endpoint);
-        let body = json!({ "name": name, "organization": org, "private": private, "type": "model" });
+        let body = json!({ "name": name, "organization": org, "private": private });
         let result = self
             .retrying("creating the repository", || {
                 let req = self.authorised(&url, self.client.post(&url).json(&body));
