@@ -296,3 +296,52 @@ async fn storage_and_commit_outages_are_retried_then_reported_as_typed_errors() 
     .expect("verifies");
     assert_same_files(&fetched, &package);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_to_a_directory_hub_copies_the_package_under_its_content_revision() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let package = tmp.path().join("pkg");
+    write_tiny_model(&package, &TinySpec::new(Architecture::Mistral, 6)).expect("model");
+    let hub = tmp.path().join("hub");
+    let hub_arg = format!("local:{}", s(&hub));
+    let out = miner(
+        &["push", s(&package), "--repo", REPO, "--hub", &hub_arg],
+        "http://unused.invalid",
+        None,
+    )
+    .await;
+    assert!(out.status.success(), "{}", text(&out));
+    let revision = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let digest = hash_package(&package).expect("hash").digest;
+    assert_eq!(revision, hex::encode(&digest[..20]));
+    let copied = hash_package(&hub.join(REPO).join(&revision)).expect("copied package");
+    assert_eq!(copied.digest, digest);
+
+    let out = miner(
+        &[
+            "push",
+            s(&package),
+            "--repo",
+            REPO,
+            "--hub",
+            &hub_arg,
+            "--private",
+        ],
+        "http://unused.invalid",
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = miner(
+        &["push", s(&package), "--repo", REPO, "--hub", "ftp"],
+        "http://unused.invalid",
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("expected `hf` or `local:DIR`"),
+        "{}",
+        text(&out)
+    );
+}
