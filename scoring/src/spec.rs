@@ -140,13 +140,16 @@ impl ScoringSpec {
         }
     }
 
-    /// The quick samples without the degeneration guard: for demos and pipeline tests with
-    /// random tiny models, which cannot hold a conversation and would all fail the guard. Its
-    /// own version, so a stored evaluation says which of these produced it.
+    /// The quick samples without the degeneration guard and with more dialogue units: for
+    /// demos and pipeline tests with tiny models trained for seconds, which repeat themselves
+    /// and would all fail the guard, and whose order shows in the dialogue part (they have no
+    /// EQ skill to measure, so EQ samples only add noise to pairwise wins). Its own version, so
+    /// a stored evaluation says which of these produced it.
     pub fn demo() -> Self {
         let quick = Self::quick();
         Self {
             version: 2_000_000 + Self::current().version,
+            dialogue_units: 12,
             guard: GuardSpec {
                 prompts: 0,
                 ..quick.guard.clone()
