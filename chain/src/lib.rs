@@ -14,6 +14,7 @@
 //! - [`submission`]: the model commitment miners write and validators read, and its content hash.
 //! - [`subtensor`]: the subxt client and its typed errors.
 //! - [`devnet`]: a local subtensor-compatible development chain.
+//! - [`timelock`]: drand timelock encryption (BF-IBE on BLS12-381) as subtensor decrypts it.
 //! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
 
 pub mod account;
@@ -23,6 +24,7 @@ pub mod network;
 pub mod submission;
 pub mod subnet;
 pub mod subtensor;
+pub mod timelock;
 pub mod values;
 pub mod wallet;
 pub mod weights;
