@@ -15,6 +15,7 @@
 //! - [`subtensor`]: the subxt client and its typed errors.
 //! - [`devnet`]: a local subtensor-compatible development chain.
 //! - [`timelock`]: drand timelock encryption (BF-IBE on BLS12-381) as subtensor decrypts it.
+//! - [`timelocked`]: timelocked weight commits: payload, reveal round, sealing.
 //! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
 
 pub mod account;
@@ -25,6 +26,7 @@ pub mod submission;
 pub mod subnet;
 pub mod subtensor;
 pub mod timelock;
+pub mod timelocked;
 pub mod values;
 pub mod wallet;
 pub mod weights;
@@ -79,6 +81,22 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
         weights: &weights::EmitWeights,
         salt: &[u16],
         version_key: u64,
+    ) -> Result<Included, ChainError>;
+    /// What a timelocked weights commit needs (beacon, commit-reveal version, epoch schedule,
+    /// block time), read at one block; `None` when the chain has no drand beacon (no Drand
+    /// pallet or no `commit_timelocked_weights` call), so only hash commit-reveal is possible.
+    async fn timelock_context(
+        &self,
+        netuid: Netuid,
+    ) -> Result<Option<timelocked::TimelockContext>, ChainError>;
+    /// `commit_timelocked_weights`: weights sealed to a drand round, revealed by the chain itself.
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        commit: &[u8],
+        reveal_round: timelock::Round,
+        commit_reveal_version: u16,
     ) -> Result<Included, ChainError>;
     /// Commit UTF-8 text (a model id) for the signer's hotkey.
     async fn set_commitment(

@@ -16,9 +16,9 @@
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::hashing::HashToCurve;
 use ark_ec::hashing::curve_maps::wb::WBMap;
 use ark_ec::hashing::map_to_curve_hasher::MapToCurveBasedHasher;
-use ark_ec::hashing::HashToCurve;
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup, PrimeGroup};
 use ark_ff::PrimeField;
@@ -77,7 +77,10 @@ impl BeaconKey {
     /// From the 96-byte compressed form drand publishes and the Drand pallet stores.
     pub fn from_bytes(bytes: &[u8]) -> Result<BeaconKey, TimelockError> {
         if bytes.len() != G2_BYTES {
-            return Err(TimelockError::PublicKey(format!("{} bytes, expected {G2_BYTES}", bytes.len())));
+            return Err(TimelockError::PublicKey(format!(
+                "{} bytes, expected {G2_BYTES}",
+                bytes.len()
+            )));
         }
         G2Affine::deserialize_compressed(bytes)
             .map(BeaconKey)
@@ -97,7 +100,10 @@ impl RoundSignature {
     /// From the 48-byte compressed form (drand's `signature`; the Drand pallet's `Pulse`).
     pub fn from_bytes(bytes: &[u8]) -> Result<RoundSignature, TimelockError> {
         if bytes.len() != G1_BYTES {
-            return Err(TimelockError::Signature(format!("{} bytes, expected {G1_BYTES}", bytes.len())));
+            return Err(TimelockError::Signature(format!(
+                "{} bytes, expected {G1_BYTES}",
+                bytes.len()
+            )));
         }
         G1Affine::deserialize_compressed(bytes)
             .map(RoundSignature)
@@ -169,7 +175,9 @@ pub fn encrypt(key: &BeaconKey, round: Round, plaintext: &[u8]) -> Result<Vec<u8
     getrandom::getrandom(&mut entropy).map_err(|e| TimelockError::Randomness(e.to_string()))?;
     let (session_key, rest) = entropy.split_at(32);
     let (t_bytes, nonce) = rest.split_at(64);
-    let session_key: [u8; 32] = session_key.try_into().map_err(|_| TimelockError::Malformed("key"))?;
+    let session_key: [u8; 32] = session_key
+        .try_into()
+        .map_err(|_| TimelockError::Malformed("key"))?;
     let t = Fr::from_le_bytes_mod_order(t_bytes);
     encrypt_with(key, round, plaintext, session_key, t, nonce)
 }
@@ -221,7 +229,9 @@ pub fn decrypt(ciphertext: &[u8], signature: &RoundSignature) -> Result<Vec<u8>,
         return Err(TimelockError::Malformed("trailing bytes"));
     }
     if suite != CIPHER_SUITE {
-        return Err(TimelockError::CipherSuite(String::from_utf8_lossy(suite).into_owned()));
+        return Err(TimelockError::CipherSuite(
+            String::from_utf8_lossy(suite).into_owned(),
+        ));
     }
     let (Ok(v), Ok(w)) = (<[u8; 32]>::try_from(v), <[u8; 32]>::try_from(w)) else {
         return Err(TimelockError::Malformed("header v and w must be 32 bytes"));
@@ -306,9 +316,15 @@ mod tests {
         let key = secret.public();
         let sealed = encrypt(&key, Round(7), b"weights").expect("encrypts");
         assert_eq!(decrypt(&sealed, &secret.sign(Round(7))), Ok(b"weights".to_vec()));
-        assert_eq!(decrypt(&sealed, &secret.sign(Round(8))), Err(TimelockError::WrongKey));
+        assert_eq!(
+            decrypt(&sealed, &secret.sign(Round(8))),
+            Err(TimelockError::WrongKey)
+        );
         let other = BeaconSecret::from_seed(b"other");
-        assert_eq!(decrypt(&sealed, &other.sign(Round(7))), Err(TimelockError::WrongKey));
+        assert_eq!(
+            decrypt(&sealed, &other.sign(Round(7))),
+            Err(TimelockError::WrongKey)
+        );
     }
 
     #[test]

@@ -107,3 +107,69 @@ fn bittensor_drand_ciphertexts_open_in_kindred() {
         Err(timelock::TimelockError::WrongKey)
     );
 }
+
+/// The reveal round Kindred seals to is the one `bittensor-drand` computes from the same chain
+/// state (its `get_encrypted_commit_v2`, the SDK's timelocked `set_weights`), with quicknet's
+/// genesis and period. The Python side reads the clock between our two readings, so its round
+/// must lie between the rounds we compute at those two instants.
+#[test]
+fn reveal_rounds_match_bittensor_drand() {
+    use kindred_chain::Block;
+    use kindred_chain::timelocked::{Beacon, EpochSchedule, TimelockContext, unix_now};
+    use std::time::Duration;
+
+    // (tempo, last epoch block, pending epoch at, epoch index, blocks since last step, current
+    // block, reveal period, block time in seconds)
+    let cases: [(u16, u64, u64, u64, u64, u64, u64, f64); 5] = [
+        (360, 1000, 0, 7, 40, 1040, 1, 12.0),
+        (360, 1000, 0, 7, 359, 1359, 1, 12.0),
+        (10, 500, 0, 40, 3, 503, 2, 0.25),
+        (100, 2000, 2010, 3, 2, 2002, 1, 12.0),
+        (50, 0, 0, 0, 60_000, 70_000, 3, 0.25),
+    ];
+    for (tempo, last, pending, index, since, current, period, block_secs) in cases {
+        let ctx = TimelockContext {
+            beacon: Beacon {
+                key: key(),
+                genesis_time: 1_692_803_367,
+                period: 3,
+            },
+            commit_reveal_version: 4,
+            schedule: EpochSchedule {
+                tempo,
+                last_epoch_block: last,
+                pending_epoch_at: pending,
+                epoch_index: index,
+                blocks_since_last_step: since,
+                current_block: Block(current),
+            },
+            reveal_period_epochs: period,
+            block_time: Duration::from_secs_f64(block_secs),
+        };
+        let before = ctx.reveal_round(unix_now()).expect("schedule");
+        let theirs = python(
+            "import sys, bittensor_drand as d\n\
+             a = [int(x) for x in sys.argv[1:10]]\n\
+             ct, r = d.get_encrypted_commit_v2([0], [65535], 0, a[0], a[1], a[2], a[3], a[4], a[5], a[6], float(sys.argv[10]), bytes(32))\n\
+             print(r)",
+            &[
+                &last.to_string(),
+                &pending.to_string(),
+                &index.to_string(),
+                &tempo.to_string(),
+                &since.to_string(),
+                &current.to_string(),
+                &period.to_string(),
+                "0",
+                "0",
+                &block_secs.to_string(),
+            ],
+        );
+        let after = ctx.reveal_round(unix_now()).expect("schedule");
+        let theirs: u64 = theirs.parse().expect("a round");
+        assert!(
+            before.0 <= theirs && theirs <= after.0,
+            "tempo {tempo}, block {current}: ours {before}..{after}, bittensor-drand {theirs}"
+        );
+    }
+}

@@ -56,6 +56,20 @@ pub fn reveal_weights(netuid: Netuid, weights: &EmitWeights, salt: &[u16], versi
     )
 }
 
+/// `SubtensorModule::commit_timelocked_weights(netuid, commit, reveal_round, commit_reveal_version)`.
+pub fn commit_timelocked_weights(netuid: Netuid, commit: &[u8], reveal_round: u64, version: u16) -> Call {
+    subxt::dynamic::transaction(
+        "SubtensorModule",
+        "commit_timelocked_weights",
+        vec![
+            Value::u128(u128::from(netuid.0)),
+            Value::from_bytes(commit),
+            Value::u128(u128::from(reveal_round)),
+            Value::u128(u128::from(version)),
+        ],
+    )
+}
+
 /// `Commitments::set_commitment(netuid, CommitmentInfo { fields: [Raw<n>(text)] })`: the one-field
 /// UTF-8 convention btcli and the Python SDK read back.
 pub fn set_commitment(netuid: Netuid, data: &str) -> Result<Call, ChainError> {
