@@ -327,6 +327,45 @@ impl Runtime {
             })?;
         }
         out.put("System", "Events", vec![], |ty| self.events(ty, outcomes))?;
+        out.put("SubtensorModule", "CommitRevealWeightsVersion", vec![], |_| {
+            Ok(num(u128::from(state.commit_reveal_version)))
+        })?;
+        if let Some(beacon) = &state.beacon {
+            let key = &beacon.public_key;
+            let hash = sp_crypto_hashing::sha2_256(key);
+            out.put("Drand", "BeaconConfig", vec![], |_| {
+                Ok(Value::named_composite([
+                    ("public_key", Value::from_bytes(key)),
+                    ("period", num(u128::from(beacon.period))),
+                    ("genesis_time", num(u128::from(beacon.genesis_time))),
+                    ("hash", Value::from_bytes(hash)),
+                    ("group_hash", Value::from_bytes(hash)),
+                    ("scheme_id", Value::from_bytes(b"bls-unchained-g1-rfc9380")),
+                    (
+                        "metadata",
+                        Value::named_composite([("beacon_id", Value::from_bytes(b"kindred-devnet"))]),
+                    ),
+                ]))
+            })?;
+            out.put("Drand", "LastStoredRound", vec![], |_| {
+                Ok(num(u128::from(beacon.last_stored_round)))
+            })?;
+            out.put("Drand", "OldestStoredRound", vec![], |_| {
+                Ok(num(u128::from(beacon.oldest_stored_round())))
+            })?;
+            for (round, signature) in &beacon.pulses {
+                out.put("Drand", "Pulses", vec![num(u128::from(*round))], |_| {
+                    Ok(Value::named_composite([
+                        ("round", num(u128::from(*round))),
+                        (
+                            "randomness",
+                            Value::from_bytes(sp_crypto_hashing::sha2_256(signature)),
+                        ),
+                        ("signature", Value::from_bytes(signature)),
+                    ]))
+                })?;
+            }
+        }
         if let Some(sudo) = state.sudo {
             out.put("Sudo", "Key", vec![], |_| Ok(acct(&sudo)))?;
         }
@@ -468,6 +507,36 @@ impl Runtime {
                                 Value::from_bytes(c.0),
                                 num(u128::from(c.1)),
                                 num(u128::from(c.2)),
+                                num(u128::from(c.3)),
+                            ])
+                        })))
+                    },
+                )?;
+            }
+            out.put("SubtensorModule", "LastEpochBlock", key(), |_| {
+                Ok(num(u128::from(subnet.last_epoch)))
+            })?;
+            out.put("SubtensorModule", "SubnetEpochIndex", key(), |_| {
+                Ok(num(u128::from(subnet.epoch_index)))
+            })?;
+            out.put("SubtensorModule", "BlocksSinceLastStep", key(), |_| {
+                Ok(num(u128::from(subnet.blocks_since_last_step)))
+            })?;
+            out.put("SubtensorModule", "PendingEpochAt", key(), |_| {
+                Ok(num(u128::from(subnet.pending_epoch_at)))
+            })?;
+            out.put("SubtensorModule", "MechanismCountCurrent", key(), |_| Ok(num(1)))?;
+            for (epoch, commits) in &subnet.timelocked {
+                out.put(
+                    "SubtensorModule",
+                    "TimelockedWeightCommits",
+                    vec![num(u128::from(netuid)), num(u128::from(*epoch))],
+                    |_| {
+                        Ok(Value::unnamed_composite(commits.iter().map(|c| {
+                            Value::unnamed_composite([
+                                acct(&c.0),
+                                num(u128::from(c.1)),
+                                Value::from_bytes(&c.2),
                                 num(u128::from(c.3)),
                             ])
                         })))
@@ -1037,6 +1106,20 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
             values: u16s_arg(f, 2)?,
             salt: u16s_arg(f, 3)?,
             version_key: u64_arg(f, 4)?,
+        },
+        ("SubtensorModule", "commit_timelocked_weights") => Call::CommitTimelockedWeights {
+            netuid: u16_arg(f, 0)?,
+            mecid: 0,
+            commit: as_bytes(arg(f, 1)?).ok_or(Invalid::BadArguments("commit"))?,
+            reveal_round: u64_arg(f, 2)?,
+            commit_reveal_version: u16_arg(f, 3)?,
+        },
+        ("SubtensorModule", "commit_timelocked_mechanism_weights") => Call::CommitTimelockedWeights {
+            netuid: u16_arg(f, 0)?,
+            mecid: u8::try_from(u16_arg(f, 1)?).map_err(|_| Invalid::BadArguments("mecid"))?,
+            commit: as_bytes(arg(f, 2)?).ok_or(Invalid::BadArguments("commit"))?,
+            reveal_round: u64_arg(f, 3)?,
+            commit_reveal_version: u16_arg(f, 4)?,
         },
         ("SubtensorModule", "burned_register") => Call::BurnedRegister {
             netuid: u16_arg(f, 0)?,
