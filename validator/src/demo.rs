@@ -178,7 +178,11 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
     if options.once {
         loop {
             let sets = store.weight_sets(5).await?;
-            if sets.iter().any(|s| s.status == "included") {
+            // Set directly, or (commit-reveal being the devnet's default) revealed by the chain.
+            if sets
+                .iter()
+                .any(|s| matches!(s.status.as_str(), "included" | "revealed"))
+            {
                 break;
             }
             tokio::select! {

@@ -253,8 +253,27 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         "the copy earns nothing: {weights:?}"
     );
     assert!(!weighted.contains(&uid(&eve)), "{weights:?}");
-    let sets = store.weight_sets(10).await.expect("weight sets");
-    assert!(sets.iter().any(|s| s.status == "included"), "{sets:?}");
+    // The subnet runs commit-reveal (the devnet's default, as subtensor's): the weights went in
+    // as a timelocked commit that the chain opened with its beacon's pulse, and the validator
+    // saw the reveal.
+    assert!(
+        chain
+            .hyperparameters(NET)
+            .await
+            .expect("hyperparameters")
+            .commit_reveal_weights_enabled
+    );
+    let sets = wait_for("the reveal recorded", Duration::from_secs(30), async || {
+        let sets = store.weight_sets(10).await.expect("weight sets");
+        sets.iter()
+            .any(|s| s.mode == "timelocked" && s.status == "revealed")
+            .then_some(sets)
+    })
+    .await;
+    assert!(
+        sets.iter().all(|s| s.mode == "timelocked"),
+        "no plain set_weights on a commit-reveal subnet: {sets:?}"
+    );
 
     // The API shows the rejection's reason and the duplicate.
     let client = reqwest::Client::new();
