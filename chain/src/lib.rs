@@ -58,7 +58,9 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
     /// Finalised blocks as they come.
     async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError>;
     async fn metagraph(&self, netuid: Netuid) -> Result<Metagraph, ChainError>;
-    /// Every hotkey's current commitment on the subnet, with the block it was made at.
+    /// Every hotkey's current commitment on the subnet, with the block it was made at; for a
+    /// timelocked commitment, its latest reveal and the block it was revealed in, whichever of the
+    /// two is newer.
     async fn commitments(&self, netuid: Netuid) -> Result<Vec<Commitment>, ChainError>;
     async fn hyperparameters(&self, netuid: Netuid) -> Result<Hyperparameters, ChainError>;
     async fn set_weights(
@@ -97,6 +99,16 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
         commit: &[u8],
         reveal_round: timelock::Round,
         commit_reveal_version: u16,
+    ) -> Result<Included, ChainError>;
+    /// Commit a sealed field (`TimelockEncrypted`) for the signer's hotkey; the chain reveals it
+    /// into `RevealedCommitments` once it holds the round's pulse, and [`Chain::commitments`]
+    /// then reports it with the reveal block.
+    async fn set_timelocked_commitment(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        encrypted: &[u8],
+        reveal_round: timelock::Round,
     ) -> Result<Included, ChainError>;
     /// Commit UTF-8 text (a model id) for the signer's hotkey.
     async fn set_commitment(

@@ -188,6 +188,43 @@ pub struct Payload {
     pub version_key: u64,
 }
 
+/// The largest timelocked commitment field subtensor accepts (`MAX_TIMELOCK_COMMITMENT_SIZE_BYTES`).
+pub const MAX_SEALED_COMMITMENT_BYTES: usize = 1024;
+
+/// The round a commitment revealed `blocks` blocks from now is sealed to, as `bittensor-drand`'s
+/// `get_encrypted_commitment` computes it: whole seconds since the beacon's genesis plus the
+/// blocks' duration rounded to a second, divided by the period.
+pub fn commitment_round(beacon: &Beacon, now_unix: u64, blocks: u64, block_time: Duration) -> Round {
+    let ahead = (blocks as f64 * block_time.as_secs_f64()).round() as u64;
+    Round((now_unix.saturating_sub(beacon.genesis_time) + ahead) / beacon.period.max(1))
+}
+
+/// Seal commitment text for `Commitments::set_commitment`'s `TimelockEncrypted` field: the SCALE
+/// encoding of the string, as the Python SDK seals it, so either side reads the other's reveal.
+pub fn seal_commitment(
+    beacon: &Beacon,
+    text: &str,
+    blocks: u64,
+    block_time: Duration,
+    now_unix: u64,
+) -> Result<(Vec<u8>, Round), TimelockError> {
+    let round = commitment_round(beacon, now_unix, blocks, block_time);
+    Ok((timelock::encrypt(&beacon.key, round, &text.encode())?, round))
+}
+
+/// The text of a revealed commitment (`RevealedCommitments`): a SCALE string as sealed by
+/// [`seal_commitment`] and the SDK, or plain UTF-8 from other tools.
+pub fn revealed_text(bytes: &[u8]) -> Option<String> {
+    use codec::Decode;
+    let mut input = bytes;
+    if let Ok(text) = String::decode(&mut input)
+        && input.is_empty()
+    {
+        return Some(text);
+    }
+    String::from_utf8(bytes.to_vec()).ok()
+}
+
 /// Seconds since the Unix epoch, as the round arithmetic wants it.
 pub fn unix_now() -> f64 {
     std::time::SystemTime::now()

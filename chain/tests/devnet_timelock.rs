@@ -11,7 +11,7 @@ use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned};
 use kindred_chain::subnet::{Netuid, Uid};
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::timelock::{self, Round};
-use kindred_chain::timelocked::{payload, unix_now};
+use kindred_chain::timelocked::{payload, seal_commitment, unix_now};
 use kindred_chain::wallet::Signer;
 use kindred_chain::weights::EmitWeights;
 use kindred_chain::{Chain, ChainError, Network};
@@ -189,4 +189,75 @@ async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_drop
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(weights_of(&node.with_state(State::clone), 0), vec![(1, 65535)]);
+}
+
+/// A miner's model id sealed to a round: invisible until the chain holds the round's pulse, then
+/// reported by `commitments` with the block it was revealed in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timelocked_commitment_is_revealed_with_its_reveal_block() {
+    let cancel = CancellationToken::new();
+    let Spawned { url, node, .. } = Devnet::bind(DevnetConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        block_time: Duration::from_millis(100),
+        netuid: NET.0,
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("devnet binds")
+    .spawn(cancel.clone());
+    let _stop = cancel.drop_guard();
+    let chain = Subtensor::connect(&Network::Url(url))
+        .await
+        .expect("client connects");
+    let bob = dev("bob");
+    chain
+        .submit(&bob, &calls::burned_register(NET, bob.public()))
+        .await
+        .expect("registration");
+    let ctx = chain
+        .timelock_context(NET)
+        .await
+        .expect("context")
+        .expect("beacon");
+    let text = "kindred:1:dev:local:bob/wren@0123456789abcdef0123456789abcdef01234567:00ff";
+    // 30 blocks of 100 ms: the round lies about three seconds ahead.
+    let now = unix_now() as u64;
+    let (sealed, round) = seal_commitment(&ctx.beacon, text, 30, ctx.block_time, now).expect("seals");
+    assert!(round > Round(node.with_state(|s| s.beacon.as_ref().map(|b| b.last_stored_round).unwrap_or(0))));
+    let included = chain
+        .set_timelocked_commitment(&bob, NET, &sealed, round)
+        .await
+        .expect("commitment");
+    let pending = chain.commitments(NET).await.expect("commitments");
+    assert!(
+        pending.iter().all(|c| c.hotkey != bob.hotkey()),
+        "a sealed model id is not readable before its round: {pending:?}"
+    );
+
+    let started = Instant::now();
+    let revealed = loop {
+        let all = chain.commitments(NET).await.expect("commitments");
+        if let Some(c) = all.into_iter().find(|c| c.hotkey == bob.hotkey()) {
+            break c;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "never revealed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(revealed.data, text);
+    assert!(
+        revealed.block.0 > included.block.0,
+        "{revealed:?} vs {included:?}"
+    );
+    node.with_state(|s| {
+        let subnet = &s.subnets[&NET.0];
+        assert!(
+            subnet.sealed_commitments.is_empty(),
+            "the sealed field is consumed"
+        );
+        assert_eq!(subnet.revealed_commitments[&bob.public()].len(), 1);
+        assert!(
+            !subnet.commitments.contains_key(&bob.public()),
+            "nothing raw was left"
+        );
+    });
 }

@@ -173,3 +173,51 @@ fn reveal_rounds_match_bittensor_drand() {
         );
     }
 }
+
+/// A sealed commitment's round is the one `bittensor-drand`'s `get_encrypted_commitment` (the
+/// SDK's timelocked `set_commitment`) picks for the same delay; its plaintext is the SCALE string.
+#[test]
+fn commitment_rounds_match_bittensor_drand() {
+    use kindred_chain::timelocked::{Beacon, commitment_round, revealed_text, unix_now};
+    use std::time::Duration;
+
+    let beacon = Beacon {
+        key: key(),
+        genesis_time: 1_692_803_367,
+        period: 3,
+    };
+    for (blocks, block_secs) in [(10u64, 12.0f64), (360, 12.0), (40, 0.25), (7, 0.25)] {
+        let block_time = Duration::from_secs_f64(block_secs);
+        let before = commitment_round(&beacon, unix_now() as u64, blocks, block_time);
+        let theirs = python(
+            "import sys, bittensor_drand as d\n\
+             ct, r = d.get_encrypted_commitment('x', int(sys.argv[1]), float(sys.argv[2]))\n\
+             print(r)",
+            &[&blocks.to_string(), &block_secs.to_string()],
+        );
+        let after = commitment_round(&beacon, unix_now() as u64, blocks, block_time);
+        let theirs: u64 = theirs.parse().expect("a round");
+        assert!(
+            before.0 <= theirs && theirs <= after.0,
+            "{blocks} blocks of {block_secs} s: ours {before}..{after}, bittensor-drand {theirs}"
+        );
+    }
+    // What the SDK seals is the SCALE encoding of the text.
+    let out = python(
+        "import sys, bittensor_drand as d\n\
+         ct, r = d.encrypt_at_round(sys.argv[1].encode(), int(sys.argv[2]))\n\
+         print(ct.hex())",
+        &["plain", &ROUND.0.to_string()],
+    );
+    let framed = UserData::decode(&mut &hex::decode(out).expect("hex")[..]).expect("UserData");
+    let opened = timelock::decrypt(&framed.encrypted, &signature()).expect("opens");
+    assert_eq!(
+        revealed_text(&opened).as_deref(),
+        Some("plain"),
+        "raw UTF-8 is read too"
+    );
+    assert_eq!(
+        revealed_text(&"scale".to_string().encode()).as_deref(),
+        Some("scale")
+    );
+}

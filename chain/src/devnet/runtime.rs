@@ -543,15 +543,45 @@ impl Runtime {
                     },
                 )?;
             }
+            for (who, reveals) in &subnet.revealed_commitments {
+                out.put(
+                    "Commitments",
+                    "RevealedCommitments",
+                    vec![num(u128::from(netuid)), acct(who)],
+                    |_| {
+                        Ok(Value::unnamed_composite(reveals.iter().map(|(bytes, block)| {
+                            Value::unnamed_composite([Value::from_bytes(bytes), num(u128::from(*block))])
+                        })))
+                    },
+                )?;
+            }
             for (who, (block, fields)) in &subnet.commitments {
                 out.put(
                     "Commitments",
                     "CommitmentOf",
                     vec![num(u128::from(netuid)), acct(who)],
                     |_| {
-                        let raw = fields.iter().map(|f| {
-                            Value::unnamed_variant(format!("Raw{}", f.len()), [Value::from_bytes(f)])
-                        });
+                        let sealed =
+                            subnet
+                                .sealed_commitments
+                                .get(who)
+                                .into_iter()
+                                .flatten()
+                                .map(|(c, r)| {
+                                    Value::named_variant(
+                                        "TimelockEncrypted",
+                                        [
+                                            ("encrypted", Value::from_bytes(c)),
+                                            ("reveal_round", num(u128::from(*r))),
+                                        ],
+                                    )
+                                });
+                        let raw = fields
+                            .iter()
+                            .map(|f| {
+                                Value::unnamed_variant(format!("Raw{}", f.len()), [Value::from_bytes(f)])
+                            })
+                            .chain(sealed);
                         Ok(Value::named_composite([
                             ("deposit", num(0)),
                             ("block", num(u128::from(*block))),
@@ -1145,6 +1175,7 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
                 .at("fields")
                 .ok_or(Invalid::BadArguments("commitment fields"))?;
             let mut fields = Vec::new();
+            let mut sealed = Vec::new();
             for field in items(list) {
                 let subxt::ext::scale_value::ValueDef::Variant(var) = &field.value else {
                     return Err(Invalid::BadArguments("commitment field"));
@@ -1153,7 +1184,19 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
                     Some(inner) => as_bytes(inner).ok_or(Invalid::BadArguments("commitment bytes"))?,
                     None => Vec::new(),
                 };
-                if var.name.starts_with("Raw") {
+                if var.name == "TimelockEncrypted" {
+                    use subxt::dynamic::At;
+                    let ciphertext = field
+                        .at("encrypted")
+                        .and_then(as_bytes)
+                        .ok_or(Invalid::BadArguments("timelocked commitment"))?;
+                    let round = field
+                        .at("reveal_round")
+                        .and_then(as_u128)
+                        .and_then(|r| u64::try_from(r).ok())
+                        .ok_or(Invalid::BadArguments("reveal round"))?;
+                    sealed.push((ciphertext, round));
+                } else if var.name.starts_with("Raw") {
                     fields.push(bytes);
                 } else if var.name != "None" {
                     return Err(Invalid::UnsupportedCall {
@@ -1165,6 +1208,7 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
             Call::SetCommitment {
                 netuid: u16_arg(f, 0)?,
                 fields,
+                sealed,
             }
         }
         ("Balances", "transfer_keep_alive" | "transfer_allow_death") => Call::Transfer {

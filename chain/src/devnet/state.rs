@@ -229,6 +229,14 @@ pub struct Subnet {
     pub commitments: BTreeMap<AccountId, (u64, Vec<Vec<u8>>)>,
     #[serde(with = "pairs")]
     pub weight_commits: BTreeMap<AccountId, VecDeque<WeightCommit>>,
+    /// Sealed commitment fields per hotkey, `(ciphertext, reveal round)`: the commitment's
+    /// `TimelockEncrypted` fields, listed after its raw ones.
+    #[serde(default, with = "pairs")]
+    pub sealed_commitments: BTreeMap<AccountId, Vec<(Vec<u8>, u64)>>,
+    /// Revealed commitments per hotkey, `(bytes, reveal block)`, newest last
+    /// (`RevealedCommitments`).
+    #[serde(default, with = "pairs")]
+    pub revealed_commitments: BTreeMap<AccountId, Vec<(Vec<u8>, u64)>>,
     /// Commitment space used per hotkey: `(epoch, bytes)` (subtensor's `UsedSpaceOf`).
     #[serde(default, with = "pairs")]
     pub commitment_usage: BTreeMap<AccountId, (u64, u64)>,
@@ -248,6 +256,9 @@ pub struct Subnet {
 
 /// The least space one commitment uses, however short (subtensor charges 100 bytes).
 pub const MIN_COMMITMENT_SPACE: u64 = 100;
+
+/// Revealed commitments kept per hotkey (pallet_commitments' `MAX_REVEALS`).
+pub const MAX_REVEALS: usize = 10;
 
 /// Fields one commitment may carry (subtensor's `MaxFields`).
 pub const MAX_COMMITMENT_FIELDS: usize = 3;
@@ -379,6 +390,8 @@ pub enum Call {
     SetCommitment {
         netuid: u16,
         fields: Vec<Vec<u8>>,
+        /// `TimelockEncrypted` fields: `(ciphertext, reveal round)`.
+        sealed: Vec<(Vec<u8>, u64)>,
     },
     BurnedRegister {
         netuid: u16,
@@ -446,6 +459,8 @@ impl State {
                 neurons: Vec::new(),
                 commitments: BTreeMap::new(),
                 commitment_usage: BTreeMap::new(),
+                sealed_commitments: BTreeMap::new(),
+                revealed_commitments: BTreeMap::new(),
                 weight_commits: BTreeMap::new(),
                 last_epoch: 0,
                 timelocked: BTreeMap::new(),
@@ -595,17 +610,23 @@ impl State {
                     reveal_round,
                 }])
             }
-            Call::SetCommitment { netuid, fields } => {
+            Call::SetCommitment {
+                netuid,
+                fields,
+                sealed,
+            } => {
                 let subnet = self.subnet_mut(netuid)?;
                 if subnet.uid_of(&who).is_none() {
                     return err("Commitments", "AccountNotAllowedCommit");
                 }
-                if fields.len() > MAX_COMMITMENT_FIELDS {
+                if fields.len() + sealed.len() > MAX_COMMITMENT_FIELDS {
                     return err("Commitments", "TooManyFieldsInCommitmentInfo");
                 }
                 let tempo = u64::from(subnet.params.hyper.tempo);
                 let epoch = epoch_index(netuid, tempo, now);
-                let required = (fields.iter().map(|f| f.len() as u64).sum::<u64>()).max(MIN_COMMITMENT_SPACE);
+                let required = (fields.iter().map(|f| f.len() as u64).sum::<u64>()
+                    + sealed.iter().map(|(c, _)| c.len() as u64).sum::<u64>())
+                .max(MIN_COMMITMENT_SPACE);
                 let usage = subnet.commitment_usage.entry(who).or_insert((epoch, 0));
                 if usage.0 != epoch {
                     *usage = (epoch, 0);
@@ -615,6 +636,11 @@ impl State {
                 }
                 usage.1 += required;
                 subnet.commitments.insert(who, (now, fields));
+                if sealed.is_empty() {
+                    subnet.sealed_commitments.remove(&who);
+                } else {
+                    subnet.sealed_commitments.insert(who, sealed);
+                }
                 Ok(vec![Effect::Commitment { netuid, who }])
             }
             Call::BurnedRegister { netuid, hotkey } => self.burned_register(who, netuid, hotkey),
@@ -767,6 +793,8 @@ impl State {
             Some(i) => {
                 let old = subnet.neurons[i].hotkey;
                 subnet.commitments.remove(&old);
+                subnet.sealed_commitments.remove(&old);
+                subnet.revealed_commitments.remove(&old);
                 subnet.weight_commits.remove(&old);
                 for queue in subnet.timelocked.values_mut() {
                     queue.retain(|c| c.0 != old);
@@ -797,6 +825,7 @@ impl State {
         let netuids: Vec<u16> = self.subnets.keys().copied().collect();
         for &netuid in &netuids {
             self.reveal_timelocked(netuid, block);
+            self.reveal_commitments(netuid, block);
         }
         for &netuid in &netuids {
             let Some(subnet) = self.subnets.get_mut(&netuid) else {
@@ -813,6 +842,61 @@ impl State {
         }
         let beacon = self.beacon.get_or_insert_with(|| DevBeacon::starting_at(unix));
         beacon.ingest(unix);
+    }
+
+    /// pallet_commitments' `reveal_timelocked_commitments`: each sealed field whose round's pulse
+    /// is stored is opened (or dropped if it does not open) and its bytes appended to the
+    /// hotkey's revealed commitments with this block, keeping the newest ten; a commitment left
+    /// without fields is removed.
+    fn reveal_commitments(&mut self, netuid: u16, block: u64) {
+        let beacon = self.beacon.as_ref();
+        let Some(subnet) = self.subnets.get_mut(&netuid) else {
+            return;
+        };
+        let hotkeys: Vec<AccountId> = subnet.sealed_commitments.keys().copied().collect();
+        for who in hotkeys {
+            let Some(sealed) = subnet.sealed_commitments.remove(&who) else {
+                continue;
+            };
+            let mut remain = Vec::new();
+            let mut opened = Vec::new();
+            let mut processed = false;
+            for (ciphertext, round) in sealed {
+                let Some(signature) = beacon.and_then(|b| b.pulses.get(&round)) else {
+                    remain.push((ciphertext, round));
+                    continue;
+                };
+                processed = true;
+                match RoundSignature::from_bytes(signature)
+                    .and_then(|sig| timelock::decrypt(&ciphertext, &sig))
+                {
+                    Ok(bytes) if !bytes.is_empty() => opened.push(bytes),
+                    Ok(_) => debug!(netuid, round, "revealed commitment is empty; dropped"),
+                    Err(e) => debug!(netuid, round, error = %e, "timelocked commitment dropped"),
+                }
+            }
+            if !processed {
+                subnet.sealed_commitments.insert(who, remain);
+                continue;
+            }
+            if !opened.is_empty() {
+                let reveals = subnet.revealed_commitments.entry(who).or_default();
+                reveals.extend(opened.into_iter().map(|bytes| (bytes, block)));
+                let excess = reveals.len().saturating_sub(MAX_REVEALS);
+                reveals.drain(..excess);
+            }
+            if remain.is_empty() {
+                if subnet
+                    .commitments
+                    .get(&who)
+                    .is_some_and(|(_, raw)| raw.is_empty())
+                {
+                    subnet.commitments.remove(&who);
+                }
+            } else {
+                subnet.sealed_commitments.insert(who, remain);
+            }
+        }
     }
 
     /// subtensor's `reveal_crv3_commits_for_subnet`: drop commits older than the reveal epoch;

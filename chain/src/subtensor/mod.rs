@@ -654,6 +654,66 @@ impl Chain for Subtensor {
                     data,
                 });
             }
+            // Timelocked commitments, as the chain revealed them: the newest reveal counts, at
+            // its reveal block (when the model id became public).
+            if at
+                .metadata_ref()
+                .pallet_by_name("Commitments")
+                .and_then(|p| p.storage())
+                .and_then(|s| s.entry_by_name("RevealedCommitments"))
+                .is_some()
+            {
+                let addr =
+                    subxt::dynamic::storage::<(u16, [u8; 32]), Value>("Commitments", "RevealedCommitments");
+                let mut entries = at
+                    .storage()
+                    .iter(addr, (netuid.0,))
+                    .await
+                    .map_err(|e| classify(url, "revealed commitments", &e))?;
+                while let Some(entry) = entries.next().await {
+                    let entry = entry.map_err(|e| classify(url, "revealed commitments", &e))?;
+                    let key = entry
+                        .key()
+                        .map_err(|e| unexpected("revealed commitment key", &e))?;
+                    let Some(hotkey) = key.part(1).and_then(|p| p.decode_as::<[u8; 32]>().ok().flatten())
+                    else {
+                        continue;
+                    };
+                    let value = entry
+                        .value()
+                        .decode()
+                        .map_err(|e| unexpected("revealed commitment", &e))?;
+                    use subxt::dynamic::At;
+                    // A sequence of `(bytes, block)` tuples; `values::items` would look into a
+                    // lone tuple as if it were a wrapper.
+                    let subxt::ext::scale_value::ValueDef::Composite(reveals) = &value.value else {
+                        continue;
+                    };
+                    let Some(newest) = reveals.values().last() else {
+                        continue;
+                    };
+                    let (Some(bytes), Some(block)) = (
+                        newest.at(0).and_then(crate::values::as_bytes),
+                        newest.at(1).and_then(number),
+                    ) else {
+                        continue;
+                    };
+                    let Some(data) = crate::timelocked::revealed_text(&bytes) else {
+                        debug!(hotkey = %Hotkey(hotkey), "revealed commitment is not text; skipped");
+                        continue;
+                    };
+                    let revealed = Commitment {
+                        hotkey: Hotkey(hotkey),
+                        block: Block(block),
+                        data,
+                    };
+                    match out.iter_mut().find(|c| c.hotkey == revealed.hotkey) {
+                        Some(c) if c.block < revealed.block => *c = revealed,
+                        Some(_) => {}
+                        None => out.push(revealed),
+                    }
+                }
+            }
             Ok(out)
         })
         .await
@@ -754,6 +814,20 @@ impl Chain for Subtensor {
         self.submit(
             signer,
             &calls::commit_timelocked_weights(netuid, commit, reveal_round.0, commit_reveal_version),
+        )
+        .await
+    }
+
+    async fn set_timelocked_commitment(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        encrypted: &[u8],
+        reveal_round: Round,
+    ) -> Result<Included, ChainError> {
+        self.submit(
+            signer,
+            &calls::set_timelocked_commitment(netuid, encrypted, reveal_round.0)?,
         )
         .await
     }
