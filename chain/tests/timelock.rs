@@ -118,9 +118,10 @@ fn reveal_rounds_match_bittensor_drand() {
     use kindred_chain::timelocked::{Beacon, EpochSchedule, TimelockContext, unix_now};
     use std::time::Duration;
 
-    // (tempo, last epoch block, pending epoch at, epoch index, blocks since last step, current
-    // block, reveal period, block time in seconds)
-    let cases: [(u16, u64, u64, u64, u64, u64, u64, f64); 5] = [
+    /// (tempo, last epoch block, pending epoch at, epoch index, blocks since last step, current
+    /// block, reveal period, block time in seconds)
+    type Case = (u16, u64, u64, u64, u64, u64, u64, f64);
+    let cases: [Case; 5] = [
         (360, 1000, 0, 7, 40, 1040, 1, 12.0),
         (360, 1000, 0, 7, 359, 1359, 1, 12.0),
         (10, 500, 0, 40, 3, 503, 2, 0.25),

@@ -1052,10 +1052,10 @@ impl State {
 /// The weights in a revealed payload if it is the committer's: subtensor's current payload
 /// `(hotkey, uids, values, version_key)`, or its legacy one without the hotkey.
 fn revealed_weights(plain: &[u8], who: &AccountId) -> Option<(Vec<u16>, Vec<u16>, u64)> {
-    if let Ok(p) = timelocked::Payload::decode(&mut &plain[..]) {
-        if p.hotkey.len() >= 32 {
-            return (p.hotkey[..32] == who[..]).then_some((p.uids, p.values, p.version_key));
-        }
+    if let Ok(p) = timelocked::Payload::decode(&mut &plain[..])
+        && p.hotkey.len() >= 32
+    {
+        return (p.hotkey[..32] == who[..]).then_some((p.uids, p.values, p.version_key));
     }
     <(Vec<u16>, Vec<u16>, u64)>::decode(&mut &plain[..]).ok()
 }
