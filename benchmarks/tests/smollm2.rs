@@ -13,7 +13,7 @@ use candle_transformers::models::llama;
 use kindred_benchmarks::{smollm2, suites};
 use kindred_scoring::dialogue;
 use kindred_scoring::template::{ChatMessage, RenderRequest, Sandbox};
-use kindred_scoring::{CausalLm, Competition, ValidatedModel};
+use kindred_scoring::{CausalLm, Competition, ScoringSpec, ValidatedModel, eq, eqbench};
 
 fn sandbox() -> Sandbox {
     // Integration tests have no Kindred binary with the sandbox entry point; the scoring crate's
@@ -160,9 +160,55 @@ fn dialogue_bpb(v: &ValidatedModel, model: &CausalLm, seed: &[u8], count: usize)
     dialogue::bits_per_byte(sums.iter().sum(), bytes)
 }
 
-/// SmolLM2's EQ figures (and a random model's, which the logits mode rewards for hedging; see
-/// the issue #3 notes) come from `kindred-bench evaluate`, not from this test: two evaluations
-/// would double its time without asserting anything.
+/// `model`'s EQ-Bench v2 score on each of `count` bank items drawn by `seed`, answered in the
+/// logits mode.
+fn eq_answers(v: &ValidatedModel, model: &CausalLm, seed: &[u8], count: usize) -> Vec<(eq::EqItem, f64)> {
+    eq::epoch_items(&suites::eq_bank().expect("bank"), seed, count)
+        .into_iter()
+        .map(|item| {
+            let request = RenderRequest {
+                messages: vec![ChatMessage::new("user", &eq::question_prompt(&item))],
+                add_generation_prompt: true,
+            };
+            let prompt = v
+                .chat_template
+                .render(&request, &Default::default())
+                .expect("template");
+            let ids = v.tokenizer.encode(prompt.as_str(), false).expect("encode");
+            let values =
+                eq::answer_by_logits(model, &v.tokenizer, ids.get_ids(), &item.emotions).expect("answer");
+            let score = eqbench::intensity_score(&item, &values);
+            (item, score)
+        })
+        .collect()
+}
+
+/// The EQ part (0..=100) those answers earn under `spec`.
+fn eq_part(spec: &ScoringSpec, answers: &[(eq::EqItem, f64)]) -> f64 {
+    let samples: Vec<f64> = answers.iter().map(|(i, q)| spec.eq_item_score(i, *q)).collect();
+    spec.eq_part(&samples)
+}
+
+/// Spec 1 scored EQ on the absolute EQ-Bench scale, where random weights (near-uniform over
+/// the intensities, so about 5 for every emotion) out-scored SmolLM2 (48.5 against 32.8 on 16
+/// items). The current spec pays only for telling the emotions apart better than any constant
+/// answer. SmolLM2-135M itself earns little there (12/100 on 16 items, mostly a positional
+/// habit that the emotion shuffle sometimes lines up), so this test pins the half that must
+/// hold on any draw: random weights earn nothing now, and did earn under spec 1.
+#[test]
+fn eq_part_does_not_pay_random_weights() {
+    let (_, v, _) = smollm2();
+    let random = random_model(v);
+    let answers = eq_answers(v, &random, b"smollm2-eq", 4);
+    let (then, now) = (
+        eq_part(&ScoringSpec::v1(), &answers),
+        eq_part(&ScoringSpec::current(), &answers),
+    );
+    eprintln!("random weights' EQ part on 4 items: spec 1 {then:.2}, current {now:.2}");
+    assert!(then > 20.0, "spec 1 paid random weights {then}");
+    assert_eq!(now, 0.0);
+}
+
 #[test]
 fn beats_random_weights_of_its_shape_on_dialogue() {
     let (_, v, m) = smollm2();

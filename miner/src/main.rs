@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use kindred_miner::finetune::{self, Corpus, FinetuneSettings};
-use kindred_miner::{check, import};
+use kindred_miner::finetune::{self, Corpus, FinetuneSettings, Trainer};
+use kindred_miner::{check, import, push, status};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox, serve_sandbox};
 use kindred_scoring::tiny::TinySpec;
 use kindred_scoring::{Architecture, Competition};
@@ -16,7 +16,7 @@ use kindred_scoring::{Architecture, Competition};
 #[command(
     name = "miner",
     version,
-    about = "Kindred miner: check, convert and submit roleplay models"
+    about = "Kindred miner: check, convert, train, push and submit roleplay models"
 )]
 struct Cli {
     /// Log filter (tracing's EnvFilter syntax).
@@ -48,18 +48,48 @@ enum Command {
         #[arg(env = "KINDRED_OUT_DIR")]
         out: PathBuf,
     },
-    /// Publish a package to a local directory hub (what `validator --hub ID=local:DIR` serves) and
-    /// print its revision. For the Hugging Face hub, push with its own tools
-    /// (`huggingface-cli upload`) and take the commit id it reports.
-    Upload {
+    /// Publish a package and print the revision to commit (40 hex digits, alone on stdout).
+    ///
+    /// `--hub hf` speaks the Hugging Face hub's HTTP upload API at `HF_ENDPOINT` (default
+    /// https://huggingface.co) with the write token from `HF_TOKEN`: it creates the repository
+    /// if needed, uploads weights through LFS, commits exactly the package files (removing stale
+    /// ones) and reads the revision back as validators will. `--hub local:DIR` copies into a
+    /// directory hub (what `validator --hub ID=local:DIR` serves). With `--private` a new
+    /// repository stays hidden until `miner publish` after the commitment is on chain.
+    #[command(alias = "upload")]
+    Push {
         /// The package directory.
         dir: PathBuf,
         /// Repository name, `org/name`.
         #[arg(long, env = "KINDRED_REPO")]
         repo: String,
-        /// The hub directory.
-        #[arg(long, env = "KINDRED_LOCAL_HUB")]
-        hub_dir: PathBuf,
+        /// `hf` or `local:DIR`.
+        #[arg(long, env = "KINDRED_PUSH_HUB", default_value = "hf")]
+        hub: String,
+        /// Same as `--hub local:DIR` (the older `miner upload` spelling).
+        #[arg(long, env = "KINDRED_LOCAL_HUB", hide = true)]
+        hub_dir: Option<PathBuf>,
+        /// Create the repository private (Hugging Face hub only).
+        #[arg(long, env = "KINDRED_PRIVATE")]
+        private: bool,
+        /// Commit summary on the hub.
+        #[arg(long, env = "KINDRED_PUSH_MESSAGE", default_value = "Kindred submission")]
+        message: String,
+        /// Check the package against this competition (dev, small, medium) before pushing.
+        #[arg(long, env = "KINDRED_COMPETITION")]
+        competition: Option<String>,
+    },
+    /// Make a private Hugging Face repository public (after `miner commit`).
+    ///
+    /// Validators cannot download a private repository, so publish once the commitment that
+    /// pins it is on chain. Token from `HF_TOKEN`, endpoint from `HF_ENDPOINT`.
+    Publish {
+        /// Repository name, `org/name`.
+        #[arg(long, env = "KINDRED_REPO")]
+        repo: String,
+        /// Make it private again instead.
+        #[arg(long, env = "KINDRED_PRIVATE")]
+        private: bool,
     },
     /// Commit a published package on chain for your hotkey (checks the package first).
     Commit {
@@ -99,6 +129,38 @@ enum Command {
         #[arg(long, env = "KINDRED_REVEAL_AFTER_BLOCKS", default_value_t = 20)]
         reveal_after_blocks: u64,
     },
+    /// Show a hotkey's standing on chain and with validators.
+    ///
+    /// The chain part: UID, stake, incentive, the commitment and whether validators can parse
+    /// it. The validator part, for each `--validator-url`: the leaderboard row (rank, score,
+    /// weight) and every submission with its status and rejection reason. Exits 1 when a
+    /// validator could not be read.
+    Status {
+        /// The hotkey's SS58 address; without it, the wallet's hotkey.
+        #[arg(long, env = "KINDRED_HOTKEY")]
+        hotkey: Option<String>,
+        /// A validator's API base URL (repeat, or separate with commas, for several).
+        #[arg(long = "validator-url", env = "KINDRED_VALIDATOR_URL", value_delimiter = ',')]
+        validator_urls: Vec<String>,
+        #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
+        netuid: u16,
+        /// finney, test, local or a ws:// URL.
+        #[arg(
+            long = "subtensor.network",
+            env = "KINDRED_SUBTENSOR_NETWORK",
+            default_value = "local"
+        )]
+        network: String,
+        #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+        wallet_name: String,
+        #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+        wallet_hotkey: String,
+        #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
+        wallet_path: Option<PathBuf>,
+        /// Print one JSON object.
+        #[arg(long, env = "KINDRED_JSON")]
+        json: bool,
+    },
     /// Score a package locally exactly as validators do (bundled suites, the current spec).
     #[command(alias = "eval")]
     Evaluate {
@@ -112,22 +174,34 @@ enum Command {
         #[arg(long, env = "KINDRED_JSON")]
         json: bool,
     },
-    /// Train a tiny model from scratch on dialogue text and write a dev-competition package.
+    /// Train a model on roleplay dialogues and write a submission package.
+    ///
+    /// With `--base DIR`, every weight of that package is fine-tuned (it must pass validation
+    /// for `--competition`; its tokenizer, config, chat template and dtype are kept); without,
+    /// a tiny model is trained from scratch (for the dev competition). The loss shows on a
+    /// progress bar, and in the log (`--log info`) when there is no terminal.
     Finetune {
-        /// Training data: Kindred dialogue JSONL (`--format dialogues`) or plain text.
+        /// Training data: Kindred dialogue JSONL, Synthetic-Persona-Chat CSV, or plain text.
         #[arg(long, env = "KINDRED_FINETUNE_DATA")]
         data: PathBuf,
+        /// Package to start from (Hugging Face layout, e.g. from `miner import-gguf`).
+        #[arg(long, env = "KINDRED_FINETUNE_BASE")]
+        base: Option<PathBuf>,
+        /// Competition the base must pass validation for (dev, small, medium).
+        #[arg(long, env = "KINDRED_COMPETITION", default_value = "dev")]
+        competition: String,
         /// Optimiser steps.
         #[arg(long, env = "KINDRED_FINETUNE_STEPS", default_value_t = 200)]
         steps: usize,
         /// Output directory for the package.
         #[arg(long, env = "KINDRED_FINETUNE_OUT")]
         out: PathBuf,
-        /// How to read `--data`: dialogues (loss on the character's replies) or text (all tokens).
-        #[arg(long, env = "KINDRED_FINETUNE_FORMAT", value_enum, default_value_t = DataFormat::Dialogues)]
+        /// How to read `--data`: dialogues (JSONL) or persona-chat (CSV), with the loss on the
+        /// character's replies, or text (all tokens); auto picks persona-chat for `.csv` files.
+        #[arg(long, env = "KINDRED_FINETUNE_FORMAT", value_enum, default_value_t = DataFormat::Auto)]
         format: DataFormat,
-        /// Architecture of the tiny model.
-        #[arg(long, env = "KINDRED_FINETUNE_ARCH", value_enum, default_value_t = Arch::Llama)]
+        /// Architecture of the tiny model (from scratch only).
+        #[arg(long, env = "KINDRED_FINETUNE_ARCH", value_enum, default_value_t = Arch::Llama, conflicts_with = "base")]
         architecture: Arch,
         /// Seed of the initial weights and of the batch sampling.
         #[arg(long, env = "KINDRED_FINETUNE_SEED", default_value_t = 0)]
@@ -141,18 +215,49 @@ enum Command {
         /// AdamW learning rate (constant).
         #[arg(long, env = "KINDRED_FINETUNE_LR", default_value_t = 3e-3)]
         learning_rate: f64,
-        /// Hidden size of the tiny model (heads of 16 dimensions).
-        #[arg(long, env = "KINDRED_FINETUNE_HIDDEN", default_value_t = 64)]
+        /// Hidden size of the tiny model (heads of 16 dimensions; from scratch only).
+        #[arg(
+            long,
+            env = "KINDRED_FINETUNE_HIDDEN",
+            default_value_t = 64,
+            conflicts_with = "base"
+        )]
         hidden_size: usize,
-        /// Decoder layers.
-        #[arg(long, env = "KINDRED_FINETUNE_LAYERS", default_value_t = 2)]
+        /// Decoder layers (from scratch only).
+        #[arg(
+            long,
+            env = "KINDRED_FINETUNE_LAYERS",
+            default_value_t = 2,
+            conflicts_with = "base"
+        )]
         layers: usize,
     },
 }
 
+/// Where `miner push` publishes.
+#[derive(Debug, Clone)]
+enum PushHub {
+    Hf,
+    Local(PathBuf),
+}
+
+impl std::str::FromStr for PushHub {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        match s.split_once(':') {
+            _ if s == "hf" => Ok(PushHub::Hf),
+            Some(("local", dir)) if !dir.is_empty() => Ok(PushHub::Local(dir.into())),
+            _ => anyhow::bail!("--hub {s:?}: expected `hf` or `local:DIR`"),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum DataFormat {
+    Auto,
     Dialogues,
+    PersonaChat,
     Text,
 }
 
@@ -196,10 +301,75 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Upload { dir, repo, hub_dir } => {
-            let hub = kindred_validator::hub::LocalHub::new(&hub_dir);
-            let published = hub.publish(&dir, &repo).context("publishing")?;
-            println!("{}", published.revision_hex());
+        Command::Push {
+            dir,
+            repo,
+            hub,
+            hub_dir,
+            private,
+            message,
+            competition,
+        } => {
+            if let Some(competition) = competition {
+                let comp = Competition::by_name(&competition)
+                    .with_context(|| format!("unknown competition {competition:?} (dev, small, medium)"))?;
+                let sandbox =
+                    Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+                let verdict = check::check(&dir, &comp, &sandbox).context("checking the package")?;
+                if !verdict.is_accepted() {
+                    anyhow::bail!("validators would reject this package: {verdict:?}");
+                }
+            }
+            let target = match hub_dir {
+                Some(dir) => PushHub::Local(dir),
+                None => hub.parse()?,
+            };
+            match target {
+                PushHub::Local(hub_dir) => {
+                    anyhow::ensure!(!private, "a directory hub has no private repositories");
+                    let hub = kindred_validator::hub::LocalHub::new(&hub_dir);
+                    let published = hub.publish(&dir, &repo).context("publishing")?;
+                    println!("{}", published.revision_hex());
+                }
+                PushHub::Hf => {
+                    let uploader = push::HfUploader::new(push::HfUploaderConfig::from_env())?;
+                    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+                    let pushed = rt
+                        .block_on(uploader.push(&dir, &repo, private, &message))
+                        .with_context(|| {
+                            format!("pushing {} to {repo} at {}", dir.display(), uploader.endpoint())
+                        })?;
+                    let lfs = pushed.files.iter().filter(|f| f.lfs).count();
+                    let dedup = pushed.files.iter().filter(|f| f.deduplicated).count();
+                    eprintln!(
+                        "pushed {} files ({lfs} through LFS, {dedup} already on the hub{}) to {repo}{}",
+                        pushed.files.len(),
+                        if pushed.deleted.is_empty() {
+                            String::new()
+                        } else {
+                            format!(", removed {}", pushed.deleted.join(", "))
+                        },
+                        if pushed.created && private {
+                            " (new, private: run `miner publish` after `miner commit`)"
+                        } else if pushed.created {
+                            " (new)"
+                        } else {
+                            ""
+                        },
+                    );
+                    println!("{}", pushed.revision);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Publish { repo, private } => {
+            let uploader = push::HfUploader::new(push::HfUploaderConfig::from_env())?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(uploader.set_private(&repo, private))
+                .with_context(|| format!("changing the visibility of {repo}"))?;
+            eprintln!("{repo} is now {}", if private { "private" } else { "public" });
             Ok(ExitCode::SUCCESS)
         }
         Command::Commit {
@@ -273,6 +443,62 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status {
+            hotkey,
+            validator_urls,
+            netuid,
+            network,
+            wallet_name,
+            wallet_hotkey,
+            wallet_path,
+            json,
+        } => {
+            let hotkey: kindred_chain::account::Hotkey = match hotkey {
+                Some(ss58) => ss58.parse().context("--hotkey")?,
+                None => {
+                    let wallet = kindred_chain::wallet::Wallet {
+                        path: wallet_path.unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
+                        name: wallet_name,
+                        hotkey: wallet_hotkey,
+                    };
+                    wallet.hotkey_signer(None).context("loading the hotkey")?.hotkey()
+                }
+            };
+            let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let report = rt.block_on(async {
+                let chain = kindred_chain::subtensor::Subtensor::connect(&network)
+                    .await
+                    .context("connecting to the chain")?;
+                let on_chain = status::chain_status(&chain, kindred_chain::Netuid(netuid), &hotkey)
+                    .await
+                    .context("reading the chain")?;
+                let client = status::validator_client()?;
+                let validators = futures::future::join_all(
+                    validator_urls
+                        .iter()
+                        .map(|u| status::validator_report(&client, u, &hotkey)),
+                )
+                .await;
+                anyhow::Ok(status::Status {
+                    hotkey: hotkey.to_string(),
+                    netuid,
+                    chain: on_chain,
+                    validators,
+                })
+            })?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", status::render(&report));
+            }
+            // Exit 1 when a validator could not be read, so scripts notice.
+            Ok(if report.validators.iter().any(|v| v.error.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
         Command::Evaluate {
             dir,
             competition,
@@ -323,6 +549,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Finetune {
             data,
+            base,
+            competition,
             steps,
             out,
             format,
@@ -336,26 +564,26 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let text =
                 std::fs::read_to_string(&data).with_context(|| format!("reading {}", data.display()))?;
+            let format = match format {
+                DataFormat::Auto if data.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => {
+                    DataFormat::PersonaChat
+                }
+                DataFormat::Auto => DataFormat::Dialogues,
+                other => other,
+            };
             let corpus = match format {
-                DataFormat::Dialogues => Corpus::dialogues_from_jsonl(&text)
+                DataFormat::Dialogues | DataFormat::Auto => Corpus::dialogues_from_jsonl(&text)
                     .with_context(|| format!("parsing {} as dialogue JSONL", data.display()))?,
+                DataFormat::PersonaChat => {
+                    let (dialogues, skipped) =
+                        kindred_benchmarks::suites::persona_chat(&text).with_context(|| {
+                            format!("parsing {} as Synthetic-Persona-Chat CSV", data.display())
+                        })?;
+                    tracing::info!(dialogues = dialogues.len(), skipped, "read persona-chat rows");
+                    Corpus::Dialogues(dialogues)
+                }
                 DataFormat::Text => Corpus::Text(text),
             };
-            anyhow::ensure!(
-                hidden_size >= 16 && hidden_size.is_multiple_of(16),
-                "--hidden-size must be a positive multiple of 16"
-            );
-            let mut spec = TinySpec::new(architecture.into(), seed);
-            spec.hidden_size = hidden_size;
-            spec.intermediate_size = 2 * hidden_size;
-            spec.num_heads = hidden_size / 16;
-            // Grouped-query attention where the head count allows it, as the small models have.
-            spec.num_kv_heads = if spec.num_heads.is_multiple_of(2) {
-                spec.num_heads / 2
-            } else {
-                spec.num_heads
-            };
-            spec.num_layers = layers;
             let settings = FinetuneSettings {
                 steps,
                 batch_size,
@@ -364,14 +592,39 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 seed,
                 ..FinetuneSettings::default()
             };
+            let trainer = match &base {
+                Some(base) => {
+                    let comp = Competition::by_name(&competition).with_context(|| {
+                        format!("unknown competition {competition:?} (dev, small, medium)")
+                    })?;
+                    let sandbox =
+                        Sandbox::current_exe().context("locating this binary for the template sandbox")?;
+                    let validated =
+                        kindred_scoring::validate::validate(base, &comp, &sandbox).with_context(|| {
+                            format!("the base {} is not a valid {competition} package", base.display())
+                        })?;
+                    Trainer::from_package(&validated, &corpus, &settings)
+                        .with_context(|| format!("starting from {}", base.display()))?
+                }
+                None => Trainer::from_scratch(
+                    &tiny_spec(architecture, seed, hidden_size, layers)?,
+                    &corpus,
+                    &settings,
+                )
+                .context("setting up training")?,
+            };
             let bar = ProgressBar::new(steps as u64);
             bar.set_style(
                 ProgressStyle::with_template("training [{bar:40}] {pos}/{len} steps {msg} ({eta} left)")
                     .unwrap_or_else(|_| ProgressStyle::default_bar()),
             );
-            let report = finetune::finetune(&spec, &corpus, &settings, &out, &mut |step, loss| {
+            let report = finetune::train(trainer, steps, &out, &mut |step, loss| {
                 bar.set_position(step as u64);
                 bar.set_message(format!("loss {loss:.3}"));
+                // The bar is hidden without a terminal; the log still shows the loss.
+                if step == 1 || step.is_multiple_of(10) || step == steps {
+                    tracing::info!(step, loss, "training");
+                }
             })
             .context("training")?;
             bar.finish_and_clear();
@@ -388,4 +641,24 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The tiny model `miner finetune` trains from scratch.
+fn tiny_spec(architecture: Arch, seed: u64, hidden_size: usize, layers: usize) -> anyhow::Result<TinySpec> {
+    anyhow::ensure!(
+        hidden_size >= 16 && hidden_size.is_multiple_of(16),
+        "--hidden-size must be a positive multiple of 16"
+    );
+    let mut spec = TinySpec::new(architecture.into(), seed);
+    spec.hidden_size = hidden_size;
+    spec.intermediate_size = 2 * hidden_size;
+    spec.num_heads = hidden_size / 16;
+    // Grouped-query attention where the head count allows it, as the small models have.
+    spec.num_kv_heads = if spec.num_heads.is_multiple_of(2) {
+        spec.num_heads / 2
+    } else {
+        spec.num_heads
+    };
+    spec.num_layers = layers;
+    Ok(spec)
 }

@@ -121,6 +121,32 @@ pub fn intensity_score(item: &EqItem, values: &[f32; 4]) -> f64 {
     10.0 - 0.7477 * tally
 }
 
+/// The v2 score of the best answer that gives all four emotions one intensity: what a model
+/// earns on this item without telling the emotions apart. The logits mode answers fractional
+/// intensities, so constants are tried on a 0.001 grid over 0..=10, not only whole numbers; the
+/// score's slope is below 8 per unit, so no constant between grid points beats this by more
+/// than 0.004.
+pub fn constant_baseline(item: &EqItem) -> f64 {
+    const STEPS: usize = 10_000;
+    // References are whole numbers in every bank, which puts each grid distance on the grid
+    // too: the penalties come from one table instead of 40,000 `exp` calls per item.
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let whole: Option<Vec<usize>> = item
+        .reference
+        .iter()
+        .map(|&r| (r.fract() == 0.0 && (0.0..=10.0).contains(&r)).then_some(r as usize * 1000))
+        .collect();
+    let Some(refs) = whole else {
+        return (0..=STEPS)
+            .map(|c| intensity_score(item, &[c as f32 / 1000.0; 4]))
+            .fold(f64::NEG_INFINITY, f64::max);
+    };
+    let table = TABLE.get_or_init(|| (0..=STEPS).map(|d| penalty(d as f64 / 1000.0)).collect());
+    (0..=STEPS)
+        .map(|c| 10.0 - 0.7477 * refs.iter().map(|&r| table[c.abs_diff(r)]).sum::<f64>())
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
 /// The reference accepts an answer only if it would also pass its legacy scorer: four matching
 /// pairs whose scores sum to more than zero.
 fn accepted(item: &EqItem, answer: &Pairs) -> bool {
@@ -165,10 +191,10 @@ pub fn score_answer(item: &EqItem, text: &str, revise: bool) -> AnswerOutcome {
 /// Kindred's competition score for a generated answer, 0..1: the v2 per-question score mapped
 /// by [`crate::spec::ScoringSpec::eq_item_score`], and 0 when the answer does not parse (where
 /// the reference would merely drop the item from its average).
-pub fn competition_item_score(item: &EqItem, text: &str) -> f64 {
+pub fn competition_item_score(spec: &crate::spec::ScoringSpec, item: &EqItem, text: &str) -> f64 {
     score_answer(item, text, false)
         .score
-        .map_or(0.0, crate::spec::ScoringSpec::eq_item_score)
+        .map_or(0.0, |s| spec.eq_item_score(item, s))
 }
 
 /// The run aggregate, as the reference reports it.
@@ -284,23 +310,42 @@ mod tests {
     }
 
     #[test]
+    fn constant_baseline_table_matches_direct_scores() {
+        let mut it = item();
+        for reference in [[0.0, 6.0, 0.0, 7.0], [10.0, 3.0, 3.0, 9.0], [1.0, 2.0, 8.0, 5.0]] {
+            it.reference = reference;
+            let direct = (0..=10_000)
+                .map(|c| intensity_score(&it, &[c as f32 / 1000.0; 4]))
+                .fold(f64::NEG_INFINITY, f64::max);
+            assert!((constant_baseline(&it) - direct).abs() < 1e-9, "{reference:?}");
+        }
+        // A fractional reference takes the direct path and still beats every whole constant.
+        it.reference = [0.5, 6.0, 0.0, 7.0];
+        let best_whole = (0..=10)
+            .map(|c| intensity_score(&it, &[c as f32; 4]))
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert!(constant_baseline(&it) >= best_whole);
+    }
+
+    #[test]
     fn competition_scores_unparseable_answers_zero() {
-        let perfect = "Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 7";
-        assert_eq!(competition_item_score(&item(), perfect), 1.0);
-        let off = competition_item_score(
-            &item(),
-            "Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 9",
-        );
-        assert!(off > 0.9 && off < 1.0, "{off}");
-        assert_eq!(competition_item_score(&item(), "I would rather not say."), 0.0);
-        assert_eq!(
-            competition_item_score(
-                &item(),
-                "Remorseful: 10\nIndifferent: 0\nAffectionate: 10\nAnnoyed: 0"
-            ),
-            0.0,
-            "very wrong clamps at 0"
-        );
+        use crate::spec::ScoringSpec;
+        for spec in [ScoringSpec::v1(), ScoringSpec::current()] {
+            let score = |text| competition_item_score(&spec, &item(), text);
+            assert_eq!(
+                score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 7"),
+                1.0
+            );
+            let off = score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 9");
+            assert!(off > 0.5 && off < 1.0, "{off}");
+            assert_eq!(score("I would rather not say."), 0.0);
+            let wrong = score("Remorseful: 10\nIndifferent: 0\nAffectionate: 10\nAnnoyed: 0");
+            assert_eq!(wrong, 0.0, "very wrong clamps at 0");
+        }
+        let hedge = "Remorseful: 3\nIndifferent: 3\nAffectionate: 3\nAnnoyed: 3";
+        let part = |spec: ScoringSpec| spec.eq_part(&[competition_item_score(&spec, &item(), hedge)]);
+        assert!(part(ScoringSpec::v1()) > 20.0);
+        assert_eq!(part(ScoringSpec::current()), 0.0);
     }
 
     #[test]

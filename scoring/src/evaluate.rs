@@ -37,7 +37,8 @@ pub struct Gate {
 pub struct Evaluation {
     /// 0..1: the parts weighted by the spec, or 0 when a gate failed.
     pub total: f64,
-    /// 0..100: the mean EQ item score (EQ-Bench v2 per-question formula, clamped at 0) × 10.
+    /// 0..100: the EQ part from the items' EQ-Bench v2 per-question scores, under the spec's
+    /// [`crate::spec::EqScale`] (see [`ScoringSpec::eq_part`]).
     pub eq_score: f64,
     /// Bits per UTF-8 byte over every scored dialogue reply (lower is better).
     pub dialogue_bpb: f64,
@@ -200,7 +201,7 @@ pub fn evaluate(
                     max_positions.saturating_sub(EQ_ANSWER_ROOM).max(1),
                 )?;
                 let values = eq::answer_by_logits(model, tokenizer, &ids, &item.emotions)?;
-                ScoringSpec::eq_item_score(crate::eqbench::intensity_score(item, &values))
+                spec.eq_item_score(item, crate::eqbench::intensity_score(item, &values))
             }
             EqMode::Generate { max_new_tokens } => {
                 let ids = keep_last(
@@ -213,7 +214,7 @@ pub fn evaluate(
                 let answer = tokenizer
                     .decode(&reply, true)
                     .map_err(|e| EvaluateError::Tokenizer(e.to_string()))?;
-                crate::eqbench::competition_item_score(item, &answer)
+                crate::eqbench::competition_item_score(spec, item, &answer)
             }
         };
         eq_samples.push(sample);
@@ -263,11 +264,7 @@ pub fn evaluate(
         dialogue_bpb = 0.0;
     }
 
-    let eq_score = if eq_samples.is_empty() {
-        0.0
-    } else {
-        100.0 * eq_samples.iter().sum::<f64>() / eq_samples.len() as f64
-    };
+    let eq_score = spec.eq_part(&eq_samples);
     let dialogue_score = if units.is_empty() || !finite {
         0.0
     } else {

@@ -1,4 +1,6 @@
-//! Training a tiny decoder on dialogue text: next-token cross-entropy, AdamW, a fixed seed.
+//! Training a decoder on dialogue text: next-token cross-entropy, AdamW, a fixed seed. A run
+//! starts from seeded random weights ([`Trainer::from_scratch`]) or from a validated package
+//! ([`Trainer::from_package`], full fine-tuning: every parameter is trained).
 //!
 //! Kindred's scoring forward (`kindred_scoring::model`) is built for speed with fused matrices
 //! and native kernels that candle cannot differentiate, so training has its own forward made
@@ -11,13 +13,15 @@
 //! of its inputs: the same data, spec, settings and seed give the same bytes.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::config::ModelConfig;
 use crate::dialogue::{Dialogue, Speaker};
+use crate::package::{self, Dtype};
 use crate::seed::SeedStream;
 use crate::template::{ChatMessage, ChatTemplate, RenderRequest, TemplateError, TemplateLimits};
 use crate::tiny::{self, TinyError, TinySpec};
+use crate::validate::ValidatedModel;
 use candle_core::{D, DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW, VarBuilder, VarMap};
 use tokenizers::Tokenizer;
@@ -44,6 +48,14 @@ pub enum FinetuneError {
     },
     #[error("bad training settings: {0}")]
     Settings(&'static str),
+    #[error("the base package cannot be fine-tuned here: {0}")]
+    UnsupportedBase(String),
+    #[error("{path}: {source}")]
+    BaseFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What to train on.
@@ -363,9 +375,20 @@ impl TrainingForward {
     }
 }
 
+/// Where a run's weights came from, which decides what a saved package holds besides them.
+#[derive(Debug, Clone)]
+enum Origin {
+    /// Seeded random weights over the tiny tokenizer and ChatML.
+    Scratch,
+    /// A validated package: its config, tokenizer, tokenizer config (chat template) and
+    /// generation config are kept byte for byte, the weights saved in its dtype.
+    Package { dir: PathBuf, dtype: DType },
+}
+
 /// One training run in progress: call [`Trainer::step`] as often as wanted, save whenever.
 pub struct Trainer {
     cfg: ModelConfig,
+    origin: Origin,
     varmap: VarMap,
     params: Params,
     forward: TrainingForward,
@@ -402,18 +425,92 @@ impl Trainer {
         corpus: &Corpus,
         settings: &FinetuneSettings,
     ) -> Result<Self, FinetuneError> {
-        if settings.batch_size == 0 || settings.seq_len < 2 {
-            return Err(FinetuneError::Settings(
-                "batch size ≥ 1 and sequence length ≥ 2 needed",
-            ));
-        }
         let cfg = spec.config();
         let template = ChatTemplate {
             source: tiny::CHATML_TEMPLATE.to_string(),
             bos_token: tiny::SPECIAL_TOKENS[0].to_string(),
             eos_token: tiny::SPECIAL_TOKENS[2].to_string(),
         };
-        let stream = TokenStream::build(corpus, &tiny::tiny_tokenizer()?, &template)?;
+        let weights = tiny::random_weights(&cfg, spec.init_std, spec.seed)?;
+        Self::new(
+            cfg,
+            weights,
+            &tiny::tiny_tokenizer()?,
+            &template,
+            Origin::Scratch,
+            corpus,
+            settings,
+        )
+    }
+
+    /// Continues training a package that passed validation (`kindred_scoring::validate`), with
+    /// its own tokenizer and chat template. Weights train in f32 and are saved in the base's
+    /// dtype beside copies of its other files, so the result is the same kind of package.
+    pub fn from_package(
+        base: &ValidatedModel,
+        corpus: &Corpus,
+        settings: &FinetuneSettings,
+    ) -> Result<Self, FinetuneError> {
+        let mut dtypes: Vec<Dtype> = Vec::new();
+        for t in base.tensors.values() {
+            if !dtypes.contains(&t.dtype) {
+                dtypes.push(t.dtype);
+            }
+        }
+        let dtype = match dtypes.as_slice() {
+            [Dtype::F32] => DType::F32,
+            [Dtype::BF16] => DType::BF16,
+            [Dtype::F16] => DType::F16,
+            other => {
+                return Err(FinetuneError::UnsupportedBase(format!(
+                    "weights mix dtypes {other:?}; convert them to one first"
+                )));
+            }
+        };
+        let mut weights = HashMap::new();
+        for path in base.files.weight_paths() {
+            for (name, t) in candle_core::safetensors::load(&path, &Device::Cpu)? {
+                let t = t.to_dtype(DType::F32)?;
+                // Training from non-finite weights only spreads them.
+                let sum = t.sqr()?.sum_all()?.to_scalar::<f32>()?;
+                if !sum.is_finite() {
+                    return Err(FinetuneError::UnsupportedBase(format!("{name} is not finite")));
+                }
+                weights.insert(name, t);
+            }
+        }
+        let dir = base
+            .files
+            .path(package::CONFIG)
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Self::new(
+            base.config.clone(),
+            weights,
+            &base.tokenizer,
+            &base.chat_template,
+            Origin::Package { dir, dtype },
+            corpus,
+            settings,
+        )
+    }
+
+    fn new(
+        cfg: ModelConfig,
+        weights: HashMap<String, Tensor>,
+        tokenizer: &Tokenizer,
+        template: &ChatTemplate,
+        origin: Origin,
+        corpus: &Corpus,
+        settings: &FinetuneSettings,
+    ) -> Result<Self, FinetuneError> {
+        if settings.batch_size == 0 || settings.seq_len < 2 {
+            return Err(FinetuneError::Settings(
+                "batch size ≥ 1 and sequence length ≥ 2 needed",
+            ));
+        }
+        let stream = TokenStream::build(corpus, tokenizer, template)?;
         let window = settings.seq_len + 1;
         let starts: Vec<usize> = (0..stream.ids.len().saturating_sub(window - 1))
             .filter(|&s| stream.learn[s + 1..s + window].iter().any(|&l| l))
@@ -431,7 +528,7 @@ impl Trainer {
                 .data()
                 .lock()
                 .map_err(|_| candle_core::Error::Msg("variable map lock poisoned".into()))?;
-            for (name, t) in tiny::random_weights(&cfg, spec.init_std, spec.seed)? {
+            for (name, t) in weights {
                 data.insert(name, Var::from_tensor(&t)?);
             }
         }
@@ -448,6 +545,7 @@ impl Trainer {
         Ok(Self {
             forward: TrainingForward::new(&cfg, settings.seq_len)?,
             cfg,
+            origin,
             varmap,
             params,
             optimizer,
@@ -531,10 +629,51 @@ impl Trainer {
             .collect()
     }
 
-    /// Writes the current model as a Hugging Face package (f32 safetensors, config, tiny
-    /// tokenizer, ChatML tokenizer config) that `kindred_scoring::validate` accepts.
+    /// Writes the current model as a Hugging Face package that `kindred_scoring::validate`
+    /// accepts: from scratch, f32 safetensors with the tiny tokenizer and ChatML; from a base,
+    /// one safetensors file in the base's dtype beside copies of the base's other files.
     pub fn save(&self, dir: &Path) -> Result<(), FinetuneError> {
-        tiny::write_package(dir, &self.cfg, &self.weights()?, DType::F32)?;
+        let (base, dtype) = match &self.origin {
+            Origin::Scratch => {
+                tiny::write_package(dir, &self.cfg, &self.weights()?, DType::F32)?;
+                return Ok(());
+            }
+            Origin::Package { dir, dtype } => (dir, *dtype),
+        };
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        if same(base, dir) {
+            return Err(FinetuneError::Settings(
+                "the output directory must not be the base",
+            ));
+        }
+        std::fs::create_dir_all(dir)?;
+        let file_err = |path: PathBuf| move |source| FinetuneError::BaseFile { path, source };
+        for name in [
+            package::CONFIG,
+            package::TOKENIZER,
+            package::TOKENIZER_CONFIG,
+            package::GENERATION_CONFIG,
+        ] {
+            let from = base.join(name);
+            if name == package::GENERATION_CONFIG && !from.exists() {
+                continue;
+            }
+            std::fs::copy(&from, dir.join(name)).map_err(file_err(from.clone()))?;
+        }
+        // A sharded base becomes one file; an index left from an earlier run would contradict it.
+        let index = dir.join(package::SHARD_INDEX);
+        if index.exists() {
+            std::fs::remove_file(&index).map_err(file_err(index.clone()))?;
+        }
+        let converted: HashMap<String, Tensor> = self
+            .weights()?
+            .into_iter()
+            .map(|(k, v)| Ok((k, v.to_dtype(dtype)?)))
+            .collect::<candle_core::Result<_>>()?;
+        candle_core::safetensors::save(&converted, dir.join(package::SINGLE_WEIGHTS))?;
         Ok(())
     }
 }
@@ -560,10 +699,20 @@ pub fn finetune(
     out: &Path,
     on_step: &mut dyn FnMut(usize, f32),
 ) -> Result<FinetuneReport, FinetuneError> {
-    let mut trainer = Trainer::from_scratch(spec, corpus, settings)?;
+    let trainer = Trainer::from_scratch(spec, corpus, settings)?;
+    train(trainer, settings.steps, out, on_step)
+}
+
+/// Runs `trainer` for `steps` more steps and writes the package to `out`.
+pub fn train(
+    mut trainer: Trainer,
+    steps: usize,
+    out: &Path,
+    on_step: &mut dyn FnMut(usize, f32),
+) -> Result<FinetuneReport, FinetuneError> {
     let (corpus_tokens, learnt_tokens) = trainer.corpus_tokens();
     let (mut first_loss, mut last_loss) = (None, None);
-    for _ in 0..settings.steps {
+    for _ in 0..steps {
         let loss = trainer.step()?;
         first_loss.get_or_insert(loss);
         last_loss = Some(loss);

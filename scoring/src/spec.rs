@@ -40,6 +40,23 @@ pub enum EqMode {
     },
 }
 
+/// How an item's EQ-Bench v2 score (10 best) is mapped to 0..1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EqScale {
+    /// `score / 10`, clamped at 0 (spec version 1). It paid hedging: a model with no opinion
+    /// answers about 5 to every emotion, which the v2 formula rewards with roughly half marks,
+    /// and random tiny models out-scored SmolLM2-135M-Instruct this way.
+    #[default]
+    Absolute,
+    /// Skill over the best constant answer: with `b` the v2 score of the best answer that gives
+    /// all four emotions the same intensity, an item's skill is `(score − b) / (10 − b)` within
+    /// −1..=1 (its sample is `(1 + skill) / 2`), and the EQ part is the mean skill floored at
+    /// 0. A model that does not tell the four emotions apart better than a constant earns
+    /// nothing, however cleverly it hedges.
+    OverConstant,
+}
+
 /// One versioned scoring spec.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ScoringSpec {
@@ -54,6 +71,10 @@ pub struct ScoringSpec {
     /// How EQ items are answered. Absent in older spec files, which all meant `logits`.
     #[serde(default)]
     pub eq_mode: EqMode,
+    /// How an EQ answer's v2 score becomes the item's 0..1 score. Absent in spec files written
+    /// before version 2, which all meant `absolute`.
+    #[serde(default)]
+    pub eq_scale: EqScale,
     /// Dialogue units (one scored reply from each drawn dialogue) per epoch.
     pub dialogue_units: usize,
     /// Weight of the EQ part in the total (normalised with `dialogue_weight`).
@@ -71,11 +92,22 @@ impl ScoringSpec {
     /// under three minutes on two CPU cores.
     pub fn current() -> Self {
         Self {
+            version: 2,
+            eq_scale: EqScale::OverConstant,
+            ..Self::v1()
+        }
+    }
+
+    /// The first competitive spec: EQ answers scored on the absolute scale, which paid hedging.
+    /// Kept so evaluations recorded under it can still be replayed.
+    pub fn v1() -> Self {
+        Self {
             version: 1,
             eq_suite: "kindred-eq-v1".into(),
             dialogue_suite: "kindred-dialogue-v1".into(),
             eq_items: 32,
             eq_mode: EqMode::Logits,
+            eq_scale: EqScale::Absolute,
             dialogue_units: 48,
             eq_weight: 0.5,
             dialogue_weight: 0.5,
@@ -108,13 +140,16 @@ impl ScoringSpec {
         }
     }
 
-    /// The quick samples without the degeneration guard: for demos and pipeline tests with
-    /// random tiny models, which cannot hold a conversation and would all fail the guard. Its
-    /// own version, so a stored evaluation says which of these produced it.
+    /// The quick samples without the degeneration guard and with more dialogue units: for
+    /// demos and pipeline tests with tiny models trained for seconds, which repeat themselves
+    /// and would all fail the guard, and whose order shows in the dialogue part (they have no
+    /// EQ skill to measure, so EQ samples only add noise to pairwise wins). Its own version, so
+    /// a stored evaluation says which of these produced it.
     pub fn demo() -> Self {
         let quick = Self::quick();
         Self {
             version: 2_000_000 + Self::current().version,
+            dialogue_units: 12,
             guard: GuardSpec {
                 prompts: 0,
                 ..quick.guard.clone()
@@ -125,7 +160,7 @@ impl ScoringSpec {
 
     /// Every spec this build knows, to redo an evaluation recorded under any of them.
     pub fn by_version(version: u64) -> Option<Self> {
-        [Self::current(), Self::quick(), Self::demo()]
+        [Self::current(), Self::quick(), Self::demo(), Self::v1()]
             .into_iter()
             .find(|s| s.version == version)
     }
@@ -138,10 +173,43 @@ impl ScoringSpec {
         (-bpb.max(0.0)).exp2()
     }
 
-    /// An EQ-Bench per-question score (10 best, unbounded below) as a 0..1 score: divided by
-    /// ten and clamped at 0, so one absurd answer costs at most that item.
-    pub fn eq_item_score(question_score: f64) -> f64 {
-        (question_score / 10.0).clamp(0.0, 1.0)
+    /// An EQ-Bench per-question score (10 best, unbounded below) as the item's 0..1 sample
+    /// under this spec's [`EqScale`], the figure pairwise comparisons use. One absurd answer
+    /// costs at most that item.
+    pub fn eq_item_score(&self, item: &crate::eq::EqItem, question_score: f64) -> f64 {
+        match self.eq_scale {
+            EqScale::Absolute => (question_score / 10.0).clamp(0.0, 1.0),
+            EqScale::OverConstant => (1.0 + Self::skill(item, question_score)) / 2.0,
+        }
+    }
+
+    /// Skill over the best constant answer, −1..=1 (see [`EqScale::OverConstant`]).
+    fn skill(item: &crate::eq::EqItem, question_score: f64) -> f64 {
+        let baseline = crate::eqbench::constant_baseline(item);
+        // A constant reference leaves no room above the baseline (the bank refuses such
+        // items); there only the exact answer shows skill.
+        if 10.0 - baseline < 1e-9 {
+            return if question_score >= 10.0 - 1e-9 { 1.0 } else { -1.0 };
+        }
+        ((question_score - baseline) / (10.0 - baseline)).clamp(-1.0, 1.0)
+    }
+
+    /// The EQ part, 0..=100, from the items' samples ([`Self::eq_item_score`]).
+    ///
+    /// Under [`EqScale::OverConstant`] the signed skill is averaged before the floor at 0. Were
+    /// each item floored instead, a model answering one fixed non-constant pattern would be
+    /// paid whenever the epoch's emotion shuffle happens to line the pattern up with the
+    /// reference and never charged when it does not: over the bundled bank, under every
+    /// emotion order, such patterns earn 2–14% per-item-floored but average −0.35 to −0.87.
+    pub fn eq_part(&self, samples: &[f64]) -> f64 {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let mean = samples.iter().sum::<f64>() / samples.len() as f64;
+        match self.eq_scale {
+            EqScale::Absolute => 100.0 * mean,
+            EqScale::OverConstant => 100.0 * (2.0 * mean - 1.0).clamp(0.0, 1.0),
+        }
     }
 }
 
@@ -192,7 +260,62 @@ mod tests {
             last = s;
         }
         assert_eq!(ScoringSpec::bpb_score(1.0), 0.5);
-        assert_eq!(ScoringSpec::eq_item_score(-15.0), 0.0);
-        assert_eq!(ScoringSpec::eq_item_score(10.0), 1.0);
+        let item = item([0.0, 6.0, 0.0, 7.0]);
+        for spec in [ScoringSpec::v1(), ScoringSpec::current()] {
+            assert_eq!(spec.eq_part(&[spec.eq_item_score(&item, -15.0)]), 0.0);
+            assert_eq!(spec.eq_item_score(&item, 10.0), 1.0);
+            assert_eq!(spec.eq_part(&[1.0, 1.0]), 100.0);
+            let mut last = -1.0;
+            for q in -40..=20 {
+                let s = spec.eq_item_score(&item, q as f64 * 0.5);
+                assert!(s >= last && (0.0..=1.0).contains(&s), "{spec:?} at {q}");
+                last = s;
+            }
+        }
+    }
+
+    fn item(reference: [f32; 4]) -> crate::eq::EqItem {
+        crate::eq::EqItem {
+            id: "t".into(),
+            characters: vec!["Ana".into()],
+            subject: "Ana".into(),
+            dialogue: "Ana: fine.".into(),
+            emotions: ["Relieved", "Hurt", "Proud", "Wary"].map(String::from),
+            reference,
+        }
+    }
+
+    #[test]
+    fn hedging_pays_under_v1_and_nothing_under_the_current_scale() {
+        use crate::eqbench::intensity_score;
+        let (v1, now) = (ScoringSpec::v1(), ScoringSpec::current());
+        for reference in [
+            [0.0, 6.0, 0.0, 7.0],
+            [2.0, 9.0, 1.0, 4.0],
+            [5.0, 5.0, 6.0, 4.0],
+            [10.0, 0.0, 3.0, 8.0],
+        ] {
+            let item = item(reference);
+            let hedge = intensity_score(&item, &[5.0; 4]);
+            assert!(
+                v1.eq_part(&[v1.eq_item_score(&item, hedge)]) > 10.0,
+                "{reference:?}"
+            );
+            // No constant answer, in whole or fractional steps, earns anything now...
+            for c in 0..=100 {
+                let s = now.eq_item_score(&item, intensity_score(&item, &[c as f32 / 10.0; 4]));
+                assert_eq!(now.eq_part(&[s]), 0.0, "{reference:?} at {c}");
+            }
+            // ...while the reference answer earns everything and one step off it earns part.
+            let exact = now.eq_item_score(&item, intensity_score(&item, &reference));
+            assert_eq!(now.eq_part(&[exact]), 100.0);
+            let mut near = reference;
+            near[0] = (near[0] - 1.0).abs();
+            let part = now.eq_part(&[now.eq_item_score(&item, intensity_score(&item, &near))]);
+            assert!(part > 0.0 && part < 100.0, "{reference:?}: {part}");
+            // A wrong answer on one item is charged against a right one on another.
+            let wrong = now.eq_item_score(&item, intensity_score(&item, &reference.map(|r| 10.0 - r)));
+            assert!(now.eq_part(&[exact, wrong]) < 50.0, "{reference:?}");
+        }
     }
 }

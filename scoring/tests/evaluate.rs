@@ -8,7 +8,7 @@ use kindred_scoring::config::Architecture;
 use kindred_scoring::dialogue::{Dialogue, Speaker, Turn};
 use kindred_scoring::eq::EqItem;
 use kindred_scoring::evaluate::{EvaluateError, Suites, evaluate};
-use kindred_scoring::spec::EqMode;
+use kindred_scoring::spec::{EqMode, EqScale};
 use kindred_scoring::template::Sandbox;
 use kindred_scoring::tiny::{self, TinySpec};
 use kindred_scoring::{CausalLm, Competition, ScoringSpec, ValidatedModel, load, validate};
@@ -120,7 +120,12 @@ fn same_seed_gives_bitwise_identical_evaluations() {
 #[test]
 fn a_degenerate_model_fails_the_guard_and_scores_zero() {
     let (_tmp, v, m) = tiny_model(12);
-    let spec = ScoringSpec::quick();
+    // Spec 1's absolute EQ scale, on which a random model earns a visible EQ part; the current
+    // scale gives it 0, which could not show that the part is reported despite the gate.
+    let spec = ScoringSpec {
+        eq_scale: EqScale::Absolute,
+        ..ScoringSpec::quick()
+    };
     let e = evaluate(&v, &m, &sandbox(), &suites(&spec), &spec, b"epoch-1").expect("evaluates");
     let failed = e.failure().expect("a random model cannot hold a conversation");
     assert_eq!(failed.name, "degeneration");
@@ -151,12 +156,17 @@ fn generate_mode_parses_greedy_answers_and_scores_unparseable_ones_zero() {
     };
     let s = suites(&spec);
     let a = evaluate(&v, &m, &sandbox(), &s, &spec, b"epoch-1").expect("evaluates");
-    // Random weights babble bytes, never four `Emotion: n` lines: every item scores 0 where the
-    // logits mode would still read a middling expected intensity off the distribution.
+    // Random weights babble bytes, never four `Emotion: n` lines: every item gets the lowest
+    // sample, below the middling one the logits mode reads off the distribution (a hedge,
+    // worth about what a constant answer is worth).
     assert_eq!(a.eq_score, 0.0);
     assert!(a.samples[..a.eq_items].iter().all(|x| *x == 0.0));
     let by_logits = evaluate(&v, &m, &sandbox(), &s, &logits, b"epoch-1").expect("evaluates");
-    assert!(by_logits.eq_score > 0.0);
+    assert!(
+        by_logits.samples[..a.eq_items].iter().all(|x| *x > 0.2),
+        "{:?}",
+        by_logits.samples
+    );
     assert_eq!(
         a.dialogue_bpb, by_logits.dialogue_bpb,
         "the mode only changes the EQ part"

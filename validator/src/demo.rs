@@ -1,11 +1,20 @@
 //! `validator demo`: a whole subnet on one machine with nothing to download or configure. The
-//! devnet runs in-process, miners' models are tiny ones written on the spot and published to a
-//! local hub, the dev accounts register and commit, and the validator service scores them, sets
-//! weights and serves the leaderboard.
+//! devnet runs in-process; the miners' models are trained on the spot (one seeded run of
+//! `kindred_scoring::finetune`, saved after 6, 20 and 60 steps) and published to a local hub;
+//! the dev accounts register and commit; the validator service scores them, sets weights and
+//! serves the leaderboard.
 //!
-//! The models are random, so the demo scores them with the quick spec and without the
-//! degeneration guard (random weights cannot hold a conversation; the guard would zero every
-//! one of them). Everything else is the production path.
+//! The roster, in commit order: Bob (60 steps), Charlie (20), Dave (6), Eve (a byte-for-byte
+//! copy of Bob's package under her own repository, committed after him) and Ferdie (Charlie's
+//! package with its weights file cut short, like an interrupted upload). So a round shows the
+//! three outcomes a validator has: scored in order of training, `duplicate` (no weight) and
+//! `rejected` with its reason.
+//!
+//! Two departures from production, both because the models are trained for seconds: scoring
+//! uses [`ScoringSpec::demo`] (small samples, no degeneration guard: models this young repeat
+//! themselves and the guard would zero all of them), and the miners train on three quarters of
+//! the bundled dialogue set that the validator scores with (every fourth dialogue is held out,
+//! as in the benchmark ladder), where real validators score on private held-out sets.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -18,7 +27,8 @@ use kindred_chain::submission::{ModelCommitment, salted_hash};
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
 use kindred_chain::{Chain, ChainError, Netuid, Network};
-use kindred_scoring::tiny::{TinySpec, write_tiny_model};
+use kindred_scoring::finetune::{Corpus, FinetuneError, FinetuneSettings, Trainer};
+use kindred_scoring::tiny::TinySpec;
 use kindred_scoring::weigh::WeighConfig;
 use kindred_scoring::{Architecture, ScoringSpec};
 use tokio_util::sync::CancellationToken;
@@ -40,8 +50,10 @@ pub enum DemoError {
     Devnet(#[from] DevnetError),
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
-    #[error("writing a model: {0}")]
-    Model(#[from] kindred_scoring::tiny::TinyError),
+    #[error("training the miners' models: {0}")]
+    Train(#[from] FinetuneError),
+    #[error("the training task stopped: {0}")]
+    TrainTask(#[from] tokio::task::JoinError),
     #[error("hub: {0}")]
     Hub(#[from] HubError),
     #[error(transparent)]
@@ -67,7 +79,8 @@ pub struct DemoOptions {
     pub dir: PathBuf,
     /// Leaderboard address.
     pub api: SocketAddr,
-    /// Miners, at most five (the dev accounts after Alice, who validates).
+    /// Miners, at most five (the dev accounts after Alice, who validates), taken from the
+    /// roster in the module doc in order.
     pub miners: usize,
     /// Stop once weights are on chain, instead of running until cancelled.
     pub once: bool,
@@ -94,8 +107,8 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
     let chain_stop = cancel.child_token();
     let Spawned {
         url,
+        node,
         task: devnet_task,
-        ..
     } = devnet.spawn(chain_stop.clone());
     info!(%url, "devnet running");
     let chain = Subtensor::connect(&Network::Url(url.clone())).await?;
@@ -108,27 +121,31 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
         .submit(&alice, &calls::add_stake(alice.public(), NET, 100_000_000_000))
         .await?;
 
+    let models = options.dir.join("models");
+    let trained = {
+        let models = models.clone();
+        tokio::task::spawn_blocking(move || train_ladder(&models)).await??
+    };
     let hub_dir = options.dir.join("hub");
     let hub = LocalHub::new(&hub_dir);
-    let names = ["bob", "charlie", "dave", "eve", "ferdie"];
-    for (i, name) in names.iter().take(options.miners.clamp(1, 5)).enumerate() {
-        let miner = Signer::dev(name).ok_or(DemoError::DevKey(name))?;
+    for miner in ROSTER.iter().take(options.miners.clamp(1, ROSTER.len())) {
+        let signer = Signer::dev(miner.name).ok_or(DemoError::DevKey(miner.name))?;
         chain
-            .submit(&miner, &calls::burned_register(NET, miner.public()))
+            .submit(&signer, &calls::burned_register(NET, signer.public()))
             .await?;
-        let package = options.dir.join("models").join(name);
-        write_tiny_model(&package, &TinySpec::new(Architecture::Llama, 100 + i as u64))?;
-        let repo = format!("{name}/tiny-roleplay");
+        let package = models.join(miner.name);
+        miner.package.write(&trained, &package)?;
+        let repo = format!("{}/tiny-roleplay", miner.name);
         let published = hub.publish(&package, &repo)?;
         let commitment = ModelCommitment {
             competition: "dev".into(),
             hub: "local".into(),
             repo: repo.clone(),
             revision: published.revision,
-            hash: salted_hash(&published.digest, &Hotkey(miner.public())),
+            hash: salted_hash(&published.digest, &Hotkey(signer.public())),
         };
-        chain.set_commitment(&miner, NET, &commitment.encode()?).await?;
-        info!(miner = name, %repo, "model committed");
+        chain.set_commitment(&signer, NET, &commitment.encode()?).await?;
+        println!("{:<7} committed {repo}: {}", miner.name, miner.package.describe());
     }
 
     let store = Store::open(&options.dir.join("validator.sqlite").display().to_string()).await?;
@@ -176,30 +193,53 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
     let service_stop = cancel.child_token();
     let service = tokio::spawn(validator.run(service_stop.clone()));
     if options.once {
+        let alice_key = Signer::dev("alice").ok_or(DemoError::DevKey("alice"))?.public();
+        let miners = options.miners.clamp(1, ROSTER.len());
+        // The round is over once every miner's submission is settled (scored, duplicate or
+        // rejected) and weights reached the chain after that.
+        let mut settled_at = None;
         loop {
+            let latest = store.latest_per_hotkey().await?;
+            let all_in =
+                latest.len() >= miners && latest.iter().all(|s| s.status != crate::store::status::QUEUED);
+            // Weights on chain after everyone settled: set directly, or (commit-reveal being the
+            // devnet's default, as subtensor's) revealed by the chain; a timelocked commit alone
+            // moves `LastUpdate` too, so the weights row is what says they are in.
             let sets = store.weight_sets(5).await?;
-            // Set directly, or (commit-reveal being the devnet's default) revealed by the chain.
-            if sets
-                .iter()
-                .any(|s| matches!(s.status.as_str(), "included" | "revealed"))
-            {
-                break;
+            let landed = |at: u64| {
+                sets.iter().any(|s| {
+                    matches!(s.status.as_str(), "included" | "revealed")
+                        && s.done_block.is_some_and(|b| b > at)
+                })
+            };
+            match settled_at {
+                None if all_in => settled_at = Some(node.best().number),
+                Some(at) if landed(at) => break,
+                _ => {}
             }
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = tokio::time::sleep(Duration::from_millis(500)) => {}
             }
         }
+        println!("\nLeaderboard:");
         for row in crate::api::leaderboard(&store).await? {
             println!(
-                "#{} uid {} {} score {} weight {:.3} {}",
+                "#{} uid {} {} score {} weight {:.3} {}{}",
                 row.rank,
                 row.uid,
                 row.model.as_deref().unwrap_or("-"),
                 row.score.map_or("-".into(), |s| format!("{s:.4}")),
                 row.weight,
-                row.status
+                row.status,
+                row.reason.map(|r| format!(" ({r})")).unwrap_or_default()
             );
+        }
+        let (_, on_chain) = chain_weights(&node, &alice_key);
+        let total: f64 = on_chain.iter().map(|&(_, w)| f64::from(w)).sum();
+        println!("\nAlice's weights on chain (uid: share):");
+        for (uid, w) in on_chain {
+            println!("  uid {uid}: {:.3}", f64::from(w) / total.max(1.0));
         }
         service_stop.cancel();
     } else {
@@ -212,4 +252,145 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
     chain_stop.cancel();
     let _ = devnet_task.await;
     Ok(())
+}
+
+/// The validator's last weights update block and weights `(uid, u16 weight)` as the devnet
+/// holds them.
+fn chain_weights(node: &kindred_chain::devnet::node::Node, validator: &[u8; 32]) -> (u64, Vec<(u16, u16)>) {
+    node.with_state(|s| {
+        let subnet = &s.subnets[&NET.0];
+        subnet
+            .uid_of(validator)
+            .map(|uid| {
+                let n = &subnet.neurons[usize::from(uid)];
+                (n.last_update, n.weights.clone())
+            })
+            .unwrap_or_default()
+    })
+}
+
+/// Training steps of the three checkpoints, lowest first.
+const CHECKPOINTS: [usize; 3] = [6, 20, 60];
+
+/// The three checkpoints' package directories, lowest first.
+#[derive(Debug)]
+struct Trained([PathBuf; 3]);
+
+/// What a demo miner submits.
+#[derive(Debug)]
+enum Package {
+    /// The checkpoint at this index of [`CHECKPOINTS`].
+    Trained(usize),
+    /// A byte-for-byte copy of that checkpoint (another miner's upload).
+    Copy(usize),
+    /// That checkpoint with `model.safetensors` cut to half its length.
+    Truncated(usize),
+}
+
+impl Package {
+    fn describe(&self) -> String {
+        match self {
+            Self::Trained(i) => format!("trained for {} steps", CHECKPOINTS[*i]),
+            Self::Copy(i) => format!("a copy of the {}-step model", CHECKPOINTS[*i]),
+            Self::Truncated(i) => format!("the {}-step model with its weights cut short", CHECKPOINTS[*i]),
+        }
+    }
+
+    fn write(&self, trained: &Trained, to: &std::path::Path) -> Result<(), DemoError> {
+        let io = |what| move |source| DemoError::Io { what, source };
+        let (Self::Trained(i) | Self::Copy(i) | Self::Truncated(i)) = self;
+        let from = &trained.0[*i];
+        std::fs::create_dir_all(to).map_err(io("creating a package directory"))?;
+        for entry in std::fs::read_dir(from).map_err(io("reading a trained package"))? {
+            let entry = entry.map_err(io("reading a trained package"))?;
+            std::fs::copy(entry.path(), to.join(entry.file_name())).map_err(io("copying a package"))?;
+        }
+        if let Self::Truncated(_) = self {
+            let weights = to.join("model.safetensors");
+            let len = std::fs::metadata(&weights)
+                .map_err(io("sizing the weights"))?
+                .len();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&weights)
+                .and_then(|f| f.set_len(len / 2))
+                .map_err(io("truncating the weights"))?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct Miner {
+    name: &'static str,
+    package: Package,
+}
+
+const ROSTER: [Miner; 5] = [
+    Miner {
+        name: "bob",
+        package: Package::Trained(2),
+    },
+    Miner {
+        name: "charlie",
+        package: Package::Trained(1),
+    },
+    Miner {
+        name: "dave",
+        package: Package::Trained(0),
+    },
+    Miner {
+        name: "eve",
+        package: Package::Copy(2),
+    },
+    Miner {
+        name: "ferdie",
+        package: Package::Truncated(1),
+    },
+];
+
+/// One seeded training run on three quarters of the bundled dialogues, saved at each
+/// checkpoint, with a progress bar (the one slow step of the demo).
+fn train_ladder(models: &std::path::Path) -> Result<Trained, DemoError> {
+    let dialogues = crate::config::bundled_suites()?.dialogues;
+    let train: Vec<_> = dialogues
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % 4 != 0)
+        .map(|(_, d)| d)
+        .collect();
+    let last = CHECKPOINTS[CHECKPOINTS.len() - 1];
+    let settings = FinetuneSettings {
+        steps: last,
+        seed: 7,
+        ..FinetuneSettings::default()
+    };
+    let mut trainer = Trainer::from_scratch(
+        &TinySpec::new(Architecture::Llama, 11),
+        &Corpus::Dialogues(train),
+        &settings,
+    )?;
+    let bar = indicatif::ProgressBar::new(last as u64).with_style(
+        indicatif::ProgressStyle::with_template(
+            "training the miners' models {bar:30} {pos}/{len} steps, loss {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut dirs = Vec::new();
+    for (i, target) in CHECKPOINTS.into_iter().enumerate() {
+        while trainer.steps_done() < target {
+            let loss = trainer.step()?;
+            bar.set_message(format!("{loss:.3}"));
+            bar.inc(1);
+        }
+        let dir = models.join(format!("checkpoint-{i}-{target}-steps"));
+        trainer.save(&dir)?;
+        dirs.push(dir);
+    }
+    bar.finish();
+    let [a, b, c]: [PathBuf; 3] = dirs.try_into().map_err(|_| DemoError::Io {
+        what: "collecting checkpoints",
+        source: std::io::Error::other("checkpoint count"),
+    })?;
+    Ok(Trained([a, b, c]))
 }

@@ -73,8 +73,8 @@ enum Command {
         #[command(flatten)]
         settings: Settings,
     },
-    /// A whole subnet on this machine: devnet, local hub, tiny miner models, this validator and
-    /// its leaderboard. Nothing to download or configure.
+    /// A whole subnet on this machine: devnet, local hub, miners' models trained on the spot,
+    /// this validator and its leaderboard. Nothing to download or configure.
     Demo {
         /// Working directory (emptied first).
         #[arg(long, env = "KINDRED_DEMO_DIR")]
@@ -82,8 +82,9 @@ enum Command {
         /// Leaderboard address.
         #[arg(long = "api.addr", env = "KINDRED_API_ADDR", default_value = "127.0.0.1:8080")]
         api_addr: std::net::SocketAddr,
-        /// Miners (1-5).
-        #[arg(long, env = "KINDRED_DEMO_MINERS", default_value_t = 4)]
+        /// Miners (1-5): Bob, Charlie and Dave (trained for 60, 20 and 6 steps), Eve (a copy
+        /// of Bob's model) and Ferdie (a broken upload), in that order.
+        #[arg(long, env = "KINDRED_DEMO_MINERS", default_value_t = 5)]
         miners: usize,
         /// Exit once weights are on chain, printing the leaderboard.
         #[arg(long, alias = "exit-after-round", env = "KINDRED_DEMO_ONCE")]

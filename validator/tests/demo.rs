@@ -1,21 +1,42 @@
 //! The README's main command, `validator demo`, run as a user would (with `--once` so it ends):
-//! it must register and score the miners, put weights on chain and print the leaderboard.
+//! the miners' models are trained on the spot, and the round must rank them by training, give
+//! the copy nothing, reject the broken upload with its reason and put weights on chain.
 
 use std::process::Command;
 
+/// One leaderboard line: `#rank uid U model score S weight W status [(reason)]`.
+#[derive(Debug)]
+struct Row {
+    model: String,
+    score: Option<f64>,
+    weight: f64,
+    status: String,
+    rest: String,
+}
+
+fn parse(line: &str) -> Row {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = |key: &str| {
+        let i = words
+            .iter()
+            .position(|w| *w == key)
+            .unwrap_or_else(|| panic!("no {key} in {line}"));
+        words[i + 1]
+    };
+    Row {
+        model: words[3].to_string(),
+        score: at("score").parse().ok(),
+        weight: at("weight").parse().expect("weight"),
+        status: words[words.iter().position(|w| *w == "weight").expect("weight") + 2].to_string(),
+        rest: line.to_string(),
+    }
+}
+
 #[test]
-fn the_demo_runs_a_subnet_to_weights_and_prints_the_leaderboard() {
+fn the_demo_ranks_trained_models_refuses_the_copy_and_the_broken_upload() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = Command::new(env!("CARGO_BIN_EXE_validator"))
-        .args([
-            "demo",
-            "--once",
-            "--miners",
-            "3",
-            "--api.addr",
-            "127.0.0.1:0",
-            "--dir",
-        ])
+        .args(["demo", "--once", "--api.addr", "127.0.0.1:0", "--dir"])
         .arg(dir.path().join("demo"))
         .env("RUST_LOG", "warn")
         .output()
@@ -27,24 +48,62 @@ fn the_demo_runs_a_subnet_to_weights_and_prints_the_leaderboard() {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let board: Vec<&str> = stdout.lines().filter(|l| l.starts_with('#')).collect();
-    assert_eq!(board.len(), 4, "validator + 3 miners:\n{stdout}");
+    let board: Vec<Row> = stdout.lines().filter(|l| l.starts_with('#')).map(parse).collect();
+    assert_eq!(board.len(), 6, "validator + 5 miners:\n{stdout}");
+    let miner = |name: &str| {
+        board
+            .iter()
+            .find(|r| r.model.starts_with(&format!("{name}/")))
+            .unwrap_or_else(|| panic!("{name} on the board:\n{stdout}"))
+    };
+    let (bob, charlie, dave) = (miner("bob"), miner("charlie"), miner("dave"));
+    for r in [bob, charlie, dave] {
+        assert_eq!(r.status, "scored", "{}", r.rest);
+    }
+    let score = |r: &Row| r.score.unwrap_or_else(|| panic!("no score: {}", r.rest));
     assert!(
-        board[0].contains("score 0."),
-        "the best miner has a score:\n{stdout}"
+        score(bob) > score(charlie) && score(charlie) > score(dave),
+        "more training ranks higher:\n{stdout}"
     );
-    // Weights are shares of what this validator set: they sum to one.
-    let total: f64 = board
-        .iter()
+    let eve = miner("eve");
+    assert_eq!(
+        (eve.status.as_str(), eve.weight),
+        ("duplicate", 0.0),
+        "{}",
+        eve.rest
+    );
+    let ferdie = miner("ferdie");
+    assert_eq!(ferdie.status, "rejected", "{}", ferdie.rest);
+    assert!(
+        ferdie.rest.contains("safetensors"),
+        "the reason is shown: {}",
+        ferdie.rest
+    );
+
+    // The chain holds weights, shares of one, and the best model holds the most.
+    let chain: Vec<(u16, f64)> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Alice's weights on chain"))
+        .skip(1)
         .filter_map(|l| {
-            l.split("weight ")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse::<f64>()
-                .ok()
+            let (uid, share) = l.trim().strip_prefix("uid ")?.split_once(": ")?;
+            Some((uid.parse().ok()?, share.parse().ok()?))
         })
-        .sum();
-    assert!((total - 1.0).abs() < 0.01, "weights sum to {total}:\n{stdout}");
+        .collect();
+    let total: f64 = chain.iter().map(|(_, s)| s).sum();
+    assert!(
+        (total - 1.0).abs() < 0.01,
+        "on-chain shares sum to {total}:\n{stdout}"
+    );
+    let uid_of = |r: &Row| -> u16 {
+        r.rest
+            .split_whitespace()
+            .nth(2)
+            .and_then(|u| u.parse().ok())
+            .expect("uid")
+    };
+    let share = |uid: u16| chain.iter().find(|(u, _)| *u == uid).map_or(0.0, |(_, s)| *s);
+    assert!(share(uid_of(bob)) > 0.5, "{stdout}");
+    assert_eq!(share(uid_of(eve)), 0.0, "{stdout}");
     assert!(stdout.contains("leaderboard at http://127.0.0.1:"), "{stdout}");
 }

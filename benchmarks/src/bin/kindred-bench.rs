@@ -56,7 +56,8 @@ enum Bench {
         #[arg(long, env = "KINDRED_BENCH_PEAK_GFLOPS", default_value_t = 200.0)]
         peak_gflops: f64,
     },
-    /// EQ questions answered in the logits mode: score (EQ-Bench v2 formula, 0–100) and time.
+    /// EQ questions answered in the logits mode: the EQ-Bench v2 figure (0–100), the current
+    /// spec's EQ part (0–100, skill over the best constant answer) and time.
     Eq {
         /// Model package; SmolLM2-135M-Instruct when absent.
         #[arg(long, env = "KINDRED_BENCH_MODEL")]
@@ -70,6 +71,10 @@ enum Bench {
         /// Questions to draw for the epoch.
         #[arg(long, env = "KINDRED_BENCH_COUNT", default_value_t = 24)]
         count: usize,
+        /// Replace the model's weights with seeded random ones of the same shape (σ = 0.02):
+        /// the no-skill reference the EQ part must not reward.
+        #[arg(long, env = "KINDRED_BENCH_RANDOM_WEIGHTS")]
+        random_weights: bool,
     },
     /// The full evaluation a validator runs (guard, EQ, dialogue) under the current scoring
     /// spec: the Evaluation as JSON, then the wall time.
@@ -96,7 +101,8 @@ fn main() -> anyhow::Result<()> {
             eqbench,
             seed,
             count,
-        } => eq_bench(model, eqbench, &seed, count),
+            random_weights,
+        } => eq_bench(model, eqbench, &seed, count, random_weights),
         Bench::Evaluate { model, seed, quick } => evaluate_bench(model, &seed, quick),
         Bench::Scoring {
             model,
@@ -250,6 +256,7 @@ fn eq_bench(
     eqbench: Option<PathBuf>,
     seed: &str,
     count: usize,
+    random_weights: bool,
 ) -> anyhow::Result<()> {
     use kindred_scoring::eq;
     use kindred_scoring::template::{ChatMessage, RenderRequest};
@@ -259,7 +266,18 @@ fn eq_bench(
         None => kindred_benchmarks::suites::eq_bank()?,
     };
     let items = eq::epoch_items(&bank, &seed, count);
-    let (_, validated, model) = load_model(model)?;
+    let (_, validated, mut model) = load_model(model)?;
+    if random_weights {
+        let weights = kindred_scoring::tiny::random_weights(&validated.config, 0.02, 135)?;
+        model = kindred_scoring::CausalLm::from_tensors(
+            &validated.config,
+            weights,
+            validated.competition.max_context,
+            candle_core::DType::F32,
+            &Device::Cpu,
+        )?;
+    }
+    let spec = kindred_scoring::ScoringSpec::current();
     let requests: Vec<RenderRequest> = items
         .iter()
         .map(|i| RenderRequest {
@@ -269,7 +287,7 @@ fn eq_bench(
         .collect();
     let prompts = Sandbox::current_exe()?.render_all(&validated.chat_template, &requests)?;
     let started = Instant::now();
-    let mut total = 0.0;
+    let (mut total, mut samples) = (0.0, Vec::new());
     for (item, prompt) in items.iter().zip(prompts) {
         let prompt = prompt?;
         let ids = validated
@@ -277,16 +295,21 @@ fn eq_bench(
             .encode(prompt.as_str(), false)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let values = eq::answer_by_logits(&model, &validated.tokenizer, ids.get_ids(), &item.emotions)?;
-        total += kindred_scoring::eqbench::intensity_score(item, &values);
+        let v2 = kindred_scoring::eqbench::intensity_score(item, &values);
+        total += v2;
+        samples.push(spec.eq_item_score(item, v2));
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "eq (logits mode): {} questions from {}, score {:.2} / 100, {:.2} s per question",
+        "eq (logits mode{}): {} questions from {}, EQ-Bench v2 score {:.2} / 100, spec {} EQ part {:.2} / 100, {:.2} s per question",
+        if random_weights { ", random weights" } else { "" },
         items.len(),
         eqbench
             .as_ref()
             .map_or("kindred-eq-v1".to_string(), |p| p.display().to_string()),
         10.0 * total / items.len().max(1) as f64,
+        spec.version,
+        spec.eq_part(&samples),
         secs / items.len().max(1) as f64
     );
     Ok(())
