@@ -14,6 +14,8 @@
 //! - [`submission`]: the model commitment miners write and validators read, and its content hash.
 //! - [`subtensor`]: the subxt client and its typed errors.
 //! - [`devnet`]: a local subtensor-compatible development chain.
+//! - [`timelock`]: drand timelock encryption (BF-IBE on BLS12-381) as subtensor decrypts it.
+//! - [`timelocked`]: timelocked weight commits: payload, reveal round, sealing.
 //! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
 
 pub mod account;
@@ -23,6 +25,8 @@ pub mod network;
 pub mod submission;
 pub mod subnet;
 pub mod subtensor;
+pub mod timelock;
+pub mod timelocked;
 pub mod values;
 pub mod wallet;
 pub mod weights;
@@ -54,7 +58,9 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
     /// Finalised blocks as they come.
     async fn blocks(&self) -> Result<BoxStream<'static, Result<Block, ChainError>>, ChainError>;
     async fn metagraph(&self, netuid: Netuid) -> Result<Metagraph, ChainError>;
-    /// Every hotkey's current commitment on the subnet, with the block it was made at.
+    /// Every hotkey's current commitment on the subnet, with the block it was made at; for a
+    /// timelocked commitment, its latest reveal and the block it was revealed in, whichever of the
+    /// two is newer.
     async fn commitments(&self, netuid: Netuid) -> Result<Vec<Commitment>, ChainError>;
     async fn hyperparameters(&self, netuid: Netuid) -> Result<Hyperparameters, ChainError>;
     async fn set_weights(
@@ -77,6 +83,32 @@ pub trait Chain: Send + Sync + std::fmt::Debug {
         weights: &weights::EmitWeights,
         salt: &[u16],
         version_key: u64,
+    ) -> Result<Included, ChainError>;
+    /// What a timelocked weights commit needs (beacon, commit-reveal version, epoch schedule,
+    /// block time), read at one block; `None` when the chain has no drand beacon (no Drand
+    /// pallet or no `commit_timelocked_weights` call), so only hash commit-reveal is possible.
+    async fn timelock_context(
+        &self,
+        netuid: Netuid,
+    ) -> Result<Option<timelocked::TimelockContext>, ChainError>;
+    /// `commit_timelocked_weights`: weights sealed to a drand round, revealed by the chain itself.
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        commit: &[u8],
+        reveal_round: timelock::Round,
+        commit_reveal_version: u16,
+    ) -> Result<Included, ChainError>;
+    /// Commit a sealed field (`TimelockEncrypted`) for the signer's hotkey; the chain reveals it
+    /// into `RevealedCommitments` once it holds the round's pulse, and [`Chain::commitments`]
+    /// then reports it with the reveal block.
+    async fn set_timelocked_commitment(
+        &self,
+        signer: &wallet::Signer,
+        netuid: Netuid,
+        encrypted: &[u8],
+        reveal_round: timelock::Round,
     ) -> Result<Included, ChainError>;
     /// Commit UTF-8 text (a model id) for the signer's hotkey.
     async fn set_commitment(

@@ -95,6 +95,17 @@ async fn register(chain: &Subtensor, who: &Signer) {
         .expect("registration");
 }
 
+/// Turn commit-reveal off (subnets start with it on, as on subtensor) so plain `set_weights` works.
+async fn direct_weights(chain: &Subtensor, owner: &Signer) {
+    chain
+        .submit(
+            owner,
+            &calls::admin_set("sudo_set_commit_reveal_weights_enabled", NET, 0),
+        )
+        .await
+        .expect("commit-reveal off");
+}
+
 async fn wait_blocks(chain: &Subtensor, n: u64) {
     let start = chain.best_block().await.expect("best").0;
     while chain.best_block().await.expect("best").0 < start + n {
@@ -140,6 +151,7 @@ async fn subnet_round(metadata: MetadataSet) {
         .submit(&alice, &calls::add_stake(alice.public(), NET, 1_000_000_000_000))
         .await
         .expect("stake");
+    direct_weights(&chain, &alice).await;
     // Validator permits are handed out at the next epoch (tempo 10).
     wait_blocks(&chain, 12).await;
 
@@ -455,6 +467,7 @@ async fn the_metagraph_falls_back_to_storage_without_the_runtime_api() {
             .submit(&alice, &calls::add_stake(alice.public(), NET, 5_000_000_000))
             .await
             .expect("stake");
+        direct_weights(&chain, &alice).await;
         wait_blocks(&chain, 12).await;
         let weights = normalise(&[(Uid(1), 1.0)], Zeros::Drop).expect("weights");
         chain

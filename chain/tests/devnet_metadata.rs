@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use codec::Decode;
-use kindred_chain::devnet::metadata::{ERRORS, build};
+use kindred_chain::devnet::metadata::{ERRORS, build_for};
 use scale_info::{PortableRegistry, TypeDef};
 use subxt::ext::frame_metadata::v14::{StorageEntryModifier, StorageEntryType, StorageHasher};
 use subxt::ext::frame_metadata::{RuntimeMetadata, RuntimeMetadataPrefixed, v14, v15, v16};
@@ -35,7 +35,9 @@ fn finney() -> v16::RuntimeMetadataV16 {
 }
 
 fn ours() -> (v14::RuntimeMetadataV14, v15::RuntimeMetadataV15) {
-    let built = build();
+    // Built for Finney's 12 s slot: the devnet reports its own block time in `Aura::SlotDuration`,
+    // and every other constant must equal Finney's whatever the block time.
+    let built = build_for(12_000);
     let v14 = match RuntimeMetadataPrefixed::decode(&mut &built.v14[..])
         .expect("V14 decodes")
         .1

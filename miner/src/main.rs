@@ -120,6 +120,14 @@ enum Command {
         wallet_hotkey: String,
         #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
         wallet_path: Option<PathBuf>,
+        /// Seal the commitment to the chain's drand beacon: nobody can read (or front-run) the
+        /// model id until the chain reveals it, and validators count the reveal block as the
+        /// submission block.
+        #[arg(long, env = "KINDRED_TIMELOCK")]
+        timelock: bool,
+        /// With --timelock: blocks from now until the reveal.
+        #[arg(long, env = "KINDRED_REVEAL_AFTER_BLOCKS", default_value_t = 20)]
+        reveal_after_blocks: u64,
     },
     /// Show a hotkey's standing on chain and with validators.
     ///
@@ -375,6 +383,8 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             wallet_name,
             wallet_hotkey,
             wallet_path,
+            timelock,
+            reveal_after_blocks,
         } => {
             let comp = Competition::by_name(&competition)
                 .with_context(|| format!("unknown competition {competition:?} (dev, small, medium)"))?;
@@ -395,15 +405,42 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             let text = commitment.encode()?;
             let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let included = rt.block_on(async {
+            let netuid = kindred_chain::Netuid(netuid);
+            let (included, round) = rt.block_on(async {
                 use kindred_chain::Chain;
-                let chain = kindred_chain::subtensor::Subtensor::connect(&network).await?;
-                chain
-                    .set_commitment(&signer, kindred_chain::Netuid(netuid), &text)
+                let chain = kindred_chain::subtensor::Subtensor::connect(&network)
                     .await
+                    .context("connecting to the chain")?;
+                if !timelock {
+                    let included = chain.set_commitment(&signer, netuid, &text).await?;
+                    return anyhow::Ok((included, None));
+                }
+                let ctx = chain
+                    .timelock_context(netuid)
+                    .await?
+                    .context("--timelock: this chain has no drand beacon")?;
+                let now = kindred_chain::timelocked::unix_now() as u64;
+                let (sealed, round) = kindred_chain::timelocked::seal_commitment(
+                    &ctx.beacon,
+                    &text,
+                    reveal_after_blocks,
+                    ctx.block_time,
+                    now,
+                )
+                .context("sealing the commitment")?;
+                let included = chain
+                    .set_timelocked_commitment(&signer, netuid, &sealed, round)
+                    .await?;
+                anyhow::Ok((included, Some(round)))
             })?;
             println!("{text}");
-            println!("committed in block {}", included.block.0);
+            match round {
+                Some(round) => println!(
+                    "committed in block {}, sealed to drand round {round}: revealed once the chain holds it",
+                    included.block.0
+                ),
+                None => println!("committed in block {}", included.block.0),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Status {

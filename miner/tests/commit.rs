@@ -110,5 +110,69 @@ async fn upload_then_commit_puts_a_verifiable_commitment_on_chain() {
         parsed.hash,
         salted_hash(&digest, &Hotkey(Signer::dev("dave").expect("dave").public()))
     );
+
+    // `--timelock`: Charlie's commitment is sealed to a drand round; nobody reads it until the
+    // chain reveals it, and then it carries the reveal block.
+    let charlie = Signer::dev("charlie").expect("charlie");
+    chain
+        .submit(&charlie, &calls::burned_register(Netuid(1), charlie.public()))
+        .await
+        .expect("register");
+    let sealed = tokio::task::spawn_blocking({
+        let (package, wallets, url, revision) = (s(&package), s(&wallet_dir), url.clone(), revision.clone());
+        move || {
+            miner(&[
+                "commit",
+                &package,
+                "--competition",
+                "dev",
+                "--hub",
+                "local",
+                "--repo",
+                "bob/wren",
+                "--revision",
+                &revision,
+                "--subtensor.network",
+                &url,
+                "--wallet.name",
+                "charlie",
+                "--wallet.path",
+                &wallets,
+                "--timelock",
+                "--reveal-after-blocks",
+                "30",
+            ])
+        }
+    })
+    .await
+    .expect("commit");
+    let stdout = String::from_utf8_lossy(&sealed.stdout);
+    assert!(
+        sealed.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&sealed.stderr)
+    );
+    let committed_at: u64 = stdout
+        .split("committed in block ")
+        .nth(1)
+        .and_then(|rest| rest.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no block in {stdout}"));
+    assert!(stdout.contains("sealed to drand round"), "{stdout}");
+    let charlie_key = Hotkey(charlie.public());
+    let hidden = chain.commitments(Netuid(1)).await.expect("commitments");
+    assert!(hidden.iter().all(|c| c.hotkey != charlie_key), "{hidden:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let revealed = loop {
+        let all = chain.commitments(Netuid(1)).await.expect("commitments");
+        if let Some(c) = all.into_iter().find(|c| c.hotkey == charlie_key) {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "never revealed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(revealed.block.0 > committed_at, "{revealed:?}");
+    let parsed: ModelCommitment = revealed.data.parse().expect("validators parse it");
+    assert_eq!(parsed.hash, salted_hash(&digest, &charlie_key));
     stop.cancel();
 }

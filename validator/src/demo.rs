@@ -202,10 +202,19 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
             let latest = store.latest_per_hotkey().await?;
             let all_in =
                 latest.len() >= miners && latest.iter().all(|s| s.status != crate::store::status::QUEUED);
-            let (last_update, _) = chain_weights(&node, &alice_key);
+            // Weights on chain after everyone settled: set directly, or (commit-reveal being the
+            // devnet's default, as subtensor's) revealed by the chain; a timelocked commit alone
+            // moves `LastUpdate` too, so the weights row is what says they are in.
+            let sets = store.weight_sets(5).await?;
+            let landed = |at: u64| {
+                sets.iter().any(|s| {
+                    matches!(s.status.as_str(), "included" | "revealed")
+                        && s.done_block.is_some_and(|b| b > at)
+                })
+            };
             match settled_at {
                 None if all_in => settled_at = Some(node.best().number),
-                Some(at) if last_update > at => break,
+                Some(at) if landed(at) => break,
                 _ => {}
             }
             tokio::select! {

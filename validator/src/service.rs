@@ -193,6 +193,7 @@ async fn chain_loop(
         let label = match &round {
             Ok(Round::Set { .. }) => "set",
             Ok(Round::Committed { .. }) => "committed",
+            Ok(Round::Sealed { .. }) => "sealed",
             Ok(Round::Revealed) => "revealed",
             Ok(Round::Failed(_)) => "failed",
             Ok(Round::Skipped(_)) => "skipped",

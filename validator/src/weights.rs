@@ -1,11 +1,15 @@
 //! The weigh and set-weights stages: the latest scored submission of each registered hotkey →
 //! `scoring::weigh` (pairwise wins with a first-mover margin, softmax, moving average) → UIDs
-//! and `u16` weights → `set_weights`, or commit then reveal when the subnet has commit-reveal on.
+//! and `u16` weights → `set_weights` when the subnet has commit-reveal off; when it is on, a
+//! timelocked commit sealed to a drand round that the chain opens itself in the reveal epoch
+//! (subtensor's commit-reveal v3+), or, on a chain without a drand beacon, the older hash commit
+//! followed by our own reveal.
 //!
 //! Every attempt is written to the store before it is sent and finished after, so a crash
 //! between the two is visible and never turns into a second send of the same round.
 
 use kindred_chain::account::Hotkey;
+use kindred_chain::timelocked::{TimelockContext, unix_now};
 use kindred_chain::wallet::Signer;
 use kindred_chain::weights::{EmitWeights, Zeros, commit_hash, normalise};
 use kindred_chain::{Chain, ChainError, Netuid, Uid};
@@ -37,16 +41,32 @@ pub enum Round {
         uids: Vec<u16>,
         values: Vec<u16>,
     },
+    /// Weights sealed to a drand round; the chain reveals them.
+    Sealed {
+        uids: Vec<u16>,
+        values: Vec<u16>,
+        round: u64,
+    },
+    /// A commit's weights are on chain (revealed by us, or by the chain for a timelocked one).
     Revealed,
     Failed(String),
 }
 
-/// A commit waiting for its reveal window.
+/// A commit waiting for its reveal.
 #[derive(Clone, Debug)]
-struct PendingReveal {
-    attempt: i64,
-    weights: EmitWeights,
-    salt: Vec<u16>,
+enum Pending {
+    /// A hash commit: we reveal in its window.
+    Reveal {
+        attempt: i64,
+        weights: EmitWeights,
+        salt: Vec<u16>,
+    },
+    /// A timelocked commit: the chain reveals it from `first_reveal`, within one epoch.
+    Timelocked {
+        attempt: i64,
+        first_reveal: u64,
+        tempo: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -59,7 +79,7 @@ pub struct WeightSetter {
     pub interval: u64,
     state: WeighState,
     last_round: Option<u64>,
-    pending: Option<PendingReveal>,
+    pending: Option<Pending>,
 }
 
 /// `scoring::weigh` input from stored evaluations.
@@ -103,8 +123,22 @@ impl WeightSetter {
         store: &Store,
         block: u64,
     ) -> Result<Round, WeightsError> {
-        if let Some(p) = self.pending.clone() {
-            return self.reveal(chain, store, block, p).await;
+        match self.pending.clone() {
+            Some(Pending::Reveal {
+                attempt,
+                weights,
+                salt,
+            }) => return self.reveal(chain, store, block, attempt, weights, salt).await,
+            Some(Pending::Timelocked {
+                attempt,
+                first_reveal,
+                tempo,
+            }) => {
+                return self
+                    .await_chain_reveal(chain, store, block, attempt, first_reveal, tempo)
+                    .await;
+            }
+            None => {}
         }
         if self.last_round.is_some_and(|last| block < last + self.interval) {
             return Ok(Round::Skipped("not due"));
@@ -145,7 +179,12 @@ impl WeightSetter {
             .into_iter()
             .zip(weights.values.clone())
             .collect();
-        if hyper.commit_reveal_weights_enabled {
+        if hyper.commit_reveal_weights_enabled
+            && let Some(ctx) = chain.timelock_context(self.netuid).await?
+        {
+            self.commit_timelocked(chain, store, block, &me, ctx, weights, &raw)
+                .await
+        } else if hyper.commit_reveal_weights_enabled {
             let salt = commit_salt(&self.signer, block);
             let salt_text = serde_json::to_string(&salt).unwrap_or_default();
             let attempt = store
@@ -158,7 +197,7 @@ impl WeightSetter {
                         .finish_weights(attempt, "committed", "awaiting reveal", Some(included.block.0))
                         .await?;
                     info!(block = included.block.0, n = weights.len(), "weights committed");
-                    self.pending = Some(PendingReveal {
+                    self.pending = Some(Pending::Reveal {
                         attempt,
                         weights: weights.clone(),
                         salt,
@@ -205,20 +244,141 @@ impl WeightSetter {
         }
     }
 
+    /// Seal the weights to the round the chain will hold when their reveal epoch starts, and
+    /// commit them.
+    #[allow(clippy::too_many_arguments)]
+    async fn commit_timelocked(
+        &mut self,
+        chain: &dyn Chain,
+        store: &Store,
+        block: u64,
+        me: &Hotkey,
+        ctx: TimelockContext,
+        weights: EmitWeights,
+        raw: &[(u16, u16)],
+    ) -> Result<Round, WeightsError> {
+        let attempt = store
+            .begin_weights(block, "timelocked", raw, self.version_key, None)
+            .await?;
+        let sealed = ctx
+            .seal(me, &weights, self.version_key, unix_now())
+            .and_then(|(ct, round)| {
+                let first = ctx.schedule.first_reveal_block(ctx.reveal_period_epochs)?;
+                Ok((ct, round, first))
+            });
+        let (commit, round, first_reveal) = match sealed {
+            Ok(s) => s,
+            Err(e) => {
+                store
+                    .finish_weights(attempt, "failed", &e.to_string(), None)
+                    .await?;
+                warn!(error = %e, "cannot seal weights");
+                return Ok(Round::Failed(e.to_string()));
+            }
+        };
+        match chain
+            .commit_timelocked_weights(
+                &self.signer,
+                self.netuid,
+                &commit,
+                round,
+                ctx.commit_reveal_version,
+            )
+            .await
+        {
+            Ok(included) => {
+                let detail = format!(
+                    "sealed to drand round {round}; the chain reveals from block {}",
+                    first_reveal.0
+                );
+                store
+                    .finish_weights(attempt, "committed", &detail, Some(included.block.0))
+                    .await?;
+                info!(
+                    block = included.block.0,
+                    round = round.0,
+                    reveal_from = first_reveal.0,
+                    n = weights.len(),
+                    "weights committed, timelocked"
+                );
+                self.pending = Some(Pending::Timelocked {
+                    attempt,
+                    first_reveal: first_reveal.0,
+                    tempo: u64::from(ctx.schedule.tempo),
+                });
+                Ok(Round::Sealed {
+                    uids: weights.raw_uids(),
+                    values: weights.values,
+                    round: round.0,
+                })
+            }
+            Err(e) => {
+                store
+                    .finish_weights(attempt, "failed", &e.to_string(), None)
+                    .await?;
+                warn!(error = %e, "timelocked commit failed");
+                Ok(Round::Failed(e.to_string()))
+            }
+        }
+    }
+
+    /// Watch for the chain's reveal of a timelocked commit: it sets our `LastUpdate` to the
+    /// reveal block. A commit still unrevealed a whole epoch after its reveal epoch began was
+    /// dropped by the chain (its round never came, or its weights were refused).
+    async fn await_chain_reveal(
+        &mut self,
+        chain: &dyn Chain,
+        store: &Store,
+        block: u64,
+        attempt: i64,
+        first_reveal: u64,
+        tempo: u64,
+    ) -> Result<Round, WeightsError> {
+        if block < first_reveal {
+            return Ok(Round::Skipped("timelocked commit awaiting its reveal epoch"));
+        }
+        let metagraph = chain.metagraph(self.netuid).await?;
+        let me = Hotkey(self.signer.public());
+        let last_update = metagraph
+            .neurons
+            .iter()
+            .find(|n| n.hotkey == me)
+            .map(|n| n.last_update.0)
+            .unwrap_or(0);
+        if last_update >= first_reveal {
+            store
+                .finish_weights(attempt, "revealed", "revealed by the chain", Some(last_update))
+                .await?;
+            self.pending = None;
+            info!(block = last_update, "timelocked weights revealed");
+            return Ok(Round::Revealed);
+        }
+        if block > first_reveal + tempo + 1 {
+            let detail = format!("not revealed by block {block}: dropped by the chain");
+            store.finish_weights(attempt, "failed", &detail, None).await?;
+            self.pending = None;
+            warn!(block, first_reveal, "timelocked commit was not revealed");
+            return Ok(Round::Failed(detail));
+        }
+        Ok(Round::Skipped("timelocked commit awaiting the chain's reveal"))
+    }
+
     async fn reveal(
         &mut self,
         chain: &dyn Chain,
         store: &Store,
         block: u64,
-        p: PendingReveal,
+        attempt: i64,
+        weights: EmitWeights,
+        salt: Vec<u16>,
     ) -> Result<Round, WeightsError> {
         match chain
-            .reveal_weights(&self.signer, self.netuid, &p.weights, &p.salt, self.version_key)
+            .reveal_weights(&self.signer, self.netuid, &weights, &salt, self.version_key)
             .await
         {
             Ok(included) => {
                 store
-                    .finish_weights(p.attempt, "revealed", "revealed", Some(included.block.0))
+                    .finish_weights(attempt, "revealed", "revealed", Some(included.block.0))
                     .await?;
                 self.pending = None;
                 info!(block = included.block.0, "weights revealed");
@@ -230,7 +390,7 @@ impl WeightSetter {
             }
             Err(e) => {
                 store
-                    .finish_weights(p.attempt, "failed", &format!("reveal at {block}: {e}"), None)
+                    .finish_weights(attempt, "failed", &format!("reveal at {block}: {e}"), None)
                     .await?;
                 self.pending = None;
                 Ok(Round::Failed(e.to_string()))

@@ -13,6 +13,7 @@ use kindred_chain::account::Hotkey;
 use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned};
 use kindred_chain::submission::{ModelCommitment, salted_hash};
 use kindred_chain::subtensor::{Subtensor, calls};
+use kindred_chain::timelocked::{seal_commitment, unix_now};
 use kindred_chain::wallet::Signer;
 use kindred_chain::{Chain, Netuid, Network};
 use kindred_scoring::template::{SANDBOX_ARG, Sandbox};
@@ -36,6 +37,11 @@ fn dev(name: &str) -> Signer {
 
 /// A model published on the local hub, committed by `who`.
 async fn enter(chain: &Subtensor, hub: &LocalHub, who: &Signer, package: &Path, repo: &str) {
+    let text = commitment_text(hub, who, package, repo);
+    chain.set_commitment(who, NET, &text).await.expect("commitment");
+}
+
+fn commitment_text(hub: &LocalHub, who: &Signer, package: &Path, repo: &str) -> String {
     let published = hub.publish(package, repo).expect("publish");
     let commitment = ModelCommitment {
         competition: "dev".into(),
@@ -44,10 +50,26 @@ async fn enter(chain: &Subtensor, hub: &LocalHub, who: &Signer, package: &Path, 
         revision: published.revision,
         hash: salted_hash(&published.digest, &Hotkey(who.public())),
     };
-    chain
-        .set_commitment(who, NET, &commitment.encode().expect("fits"))
+    commitment.encode().expect("fits")
+}
+
+/// Enter with the model id sealed to the chain's beacon (`miner commit --timelock`): the
+/// block it is committed in.
+async fn enter_sealed(chain: &Subtensor, hub: &LocalHub, who: &Signer, package: &Path, repo: &str) -> u64 {
+    let text = commitment_text(hub, who, package, repo);
+    let ctx = chain
+        .timelock_context(NET)
         .await
-        .expect("commitment");
+        .expect("context")
+        .expect("the devnet has a beacon");
+    let (sealed, round) =
+        seal_commitment(&ctx.beacon, &text, 20, ctx.block_time, unix_now() as u64).expect("seals");
+    chain
+        .set_timelocked_commitment(who, NET, &sealed, round)
+        .await
+        .expect("commitment")
+        .block
+        .0
 }
 
 /// The quick spec without the guard, which random tiny models cannot pass: the test is about the
@@ -148,7 +170,8 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     )
     .expect("write");
     enter(&chain, &hub, &bob, &bob_pkg, "bob/wren").await;
-    enter(&chain, &hub, &charlie, &charlie_pkg, "charlie/moss").await;
+    // Charlie hides his model id until the chain reveals it.
+    let charlie_sealed_at = enter_sealed(&chain, &hub, &charlie, &charlie_pkg, "charlie/moss").await;
     // Dave re-uploads Bob's bytes under his own name and hotkey, after Bob.
     enter(&chain, &hub, &dave, &bob_pkg, "dave/wren-copy").await;
     enter(&chain, &hub, &eve, &eve_pkg, "eve/evil").await;
@@ -226,6 +249,16 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     };
     assert_eq!(bob_row.status, status::SCORED, "{bob_row:?}");
     assert_eq!(charlie_row.status, status::SCORED, "{charlie_row:?}");
+    // The sealed entry counts from its reveal, not from the block it was sealed in.
+    let revealed = chain
+        .commitments(NET)
+        .await
+        .expect("commitments")
+        .into_iter()
+        .find(|c| c.hotkey == Hotkey(charlie.public()))
+        .expect("charlie's revealed commitment");
+    assert!(revealed.block.0 > charlie_sealed_at, "{revealed:?}");
+    assert_eq!(charlie_row.commit_block, revealed.block.0, "{charlie_row:?}");
     assert!(bob_row.total.expect("score") > 0.0, "{:?}", bob_row.evaluation);
     assert_eq!(dave_row.status, status::DUPLICATE, "{dave_row:?}");
     assert_eq!(dave_row.duplicate_of, Some(bob_row.id));
@@ -253,8 +286,27 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         "the copy earns nothing: {weights:?}"
     );
     assert!(!weighted.contains(&uid(&eve)), "{weights:?}");
-    let sets = store.weight_sets(10).await.expect("weight sets");
-    assert!(sets.iter().any(|s| s.status == "included"), "{sets:?}");
+    // The subnet runs commit-reveal (the devnet's default, as subtensor's): the weights went in
+    // as a timelocked commit that the chain opened with its beacon's pulse, and the validator
+    // saw the reveal.
+    assert!(
+        chain
+            .hyperparameters(NET)
+            .await
+            .expect("hyperparameters")
+            .commit_reveal_weights_enabled
+    );
+    let sets = wait_for("the reveal recorded", Duration::from_secs(30), async || {
+        let sets = store.weight_sets(10).await.expect("weight sets");
+        sets.iter()
+            .any(|s| s.mode == "timelocked" && s.status == "revealed")
+            .then_some(sets)
+    })
+    .await;
+    assert!(
+        sets.iter().all(|s| s.mode == "timelocked"),
+        "no plain set_weights on a commit-reveal subnet: {sets:?}"
+    );
 
     // The API shows the rejection's reason and the duplicate.
     let client = reqwest::Client::new();

@@ -34,15 +34,32 @@ use subxt::ext::frame_metadata::v15::{
 #[derive(Clone, Debug)]
 pub struct MetadataSet {
     by_version: BTreeMap<u32, Vec<u8>>,
+    own: bool,
 }
+
+/// The slot duration [`MetadataSet::kindred`] reports: the devnet's default block time.
+pub const DEFAULT_SLOT_MS: u64 = 250;
 
 impl MetadataSet {
     /// Kindred's own description of the subtensor subset the devnet implements (V14 and V15).
     pub fn kindred() -> MetadataSet {
-        let built = build();
+        MetadataSet::kindred_for(DEFAULT_SLOT_MS)
+    }
+
+    /// Kindred's own metadata for a chain producing a block every `slot_ms` milliseconds
+    /// (`Aura::SlotDuration`, which clients turn into wall-clock time for timelocked commits).
+    pub fn kindred_for(slot_ms: u64) -> MetadataSet {
+        let built = build_for(slot_ms);
         MetadataSet {
             by_version: BTreeMap::from([(14, built.v14), (15, built.v15)]),
+            own: true,
         }
+    }
+
+    /// Whether this is Kindred's own description (rather than a node's file), so that the devnet
+    /// may rebuild it for its block time.
+    pub fn is_own(&self) -> bool {
+        self.own
     }
 
     /// One metadata blob from elsewhere (for example a real node's), served as every version.
@@ -50,6 +67,7 @@ impl MetadataSet {
         let version = u32::from(bytes.get(4).copied().unwrap_or(14));
         MetadataSet {
             by_version: BTreeMap::from([(version, bytes)]),
+            own: false,
         }
     }
 
@@ -117,7 +135,9 @@ pub const ERRORS: &[(&str, &[(u8, &str)])] = &[
             (77, "TooManyUnrevealedCommits"),
             (78, "ExpiredWeightCommit"),
             (79, "RevealTooEarly"),
+            (74, "MechanismDoesNotExist"),
             (81, "CommittingWeightsTooFast"),
+            (110, "IncorrectCommitRevealVersion"),
         ],
     ),
     (
@@ -454,8 +474,15 @@ struct RegisteredPallet {
 
 use StorageHasher::{Blake2_128Concat as B128, Identity as Id, Twox64Concat as X64};
 
-/// Build the metadata. Pure and deterministic: the same bytes on every call.
+/// Build the metadata for the default block time. Pure and deterministic: the same bytes on
+/// every call.
 pub fn build() -> Built {
+    build_for(DEFAULT_SLOT_MS)
+}
+
+/// Build the metadata for a chain whose slot is `slot_ms` milliseconds.
+pub fn build_for(slot_ms: u64) -> Built {
+    let slot_duration = slot_ms.to_le_bytes();
     let mut t = Types::new();
 
     // Primitive shapes subtensor names.
@@ -744,6 +771,38 @@ pub fn build() -> Built {
         &[("deposit", "u64"), ("block", "u32"), ("info", "CommitmentInfo")],
     );
 
+    // The Drand pallet's beacon description and pulses.
+    t.strukt(
+        "DrandMetadata",
+        "pallet_drand::types::Metadata",
+        &[],
+        &[("beacon_id", "BoundedVec<u8>")],
+    );
+    t.strukt(
+        "BeaconConfiguration",
+        "pallet_drand::types::BeaconConfiguration",
+        &[],
+        &[
+            ("public_key", "BoundedVec<u8>"),
+            ("period", "u32"),
+            ("genesis_time", "u32"),
+            ("hash", "BoundedVec<u8>"),
+            ("group_hash", "BoundedVec<u8>"),
+            ("scheme_id", "BoundedVec<u8>"),
+            ("metadata", "DrandMetadata"),
+        ],
+    );
+    t.strukt(
+        "Pulse",
+        "pallet_drand::types::Pulse",
+        &[],
+        &[
+            ("round", "u64"),
+            ("randomness", "BoundedVec<u8>"),
+            ("signature", "BoundedVec<u8>"),
+        ],
+    );
+
     // Runtime-API return types.
     t.strukt(
         "RuntimeVersion",
@@ -874,6 +933,15 @@ pub fn build() -> Built {
             constants: &[("SS58Prefix", "u16", &[42, 0])],
         },
         PalletSpec {
+            name: "Aura",
+            index: 3,
+            storage: &[],
+            calls: None,
+            events: None,
+            errors: None,
+            constants: &[("SlotDuration", "u64", &slot_duration)],
+        },
+        PalletSpec {
             name: "Balances",
             index: 5,
             storage: &[],
@@ -933,6 +1001,18 @@ pub fn build() -> Built {
                     "Vec<(H256, u64, u64, u64)>",
                 )),
                 map("RevealPeriodEpochs", &[X64], "u16", "u64"),
+                map(
+                    "TimelockedWeightCommits",
+                    &[X64, X64],
+                    "(u16, u64)",
+                    "Vec<(AccountId32, u64, BoundedVec<u8>, u64)>",
+                ),
+                plain("CommitRevealWeightsVersion", "u16"),
+                map("LastEpochBlock", &[Id], "u16", "u64"),
+                map("PendingEpochAt", &[Id], "u16", "u64"),
+                map("SubnetEpochIndex", &[Id], "u16", "u64"),
+                map("BlocksSinceLastStep", &[Id], "u16", "u64"),
+                map("MechanismCountCurrent", &[X64], "u16", "u8"),
                 map("TokenSymbol", &[Id], "u16", "Vec<u8>"),
             ],
             calls: Some((
@@ -990,6 +1070,27 @@ pub fn build() -> Built {
                             ("values", "Vec<u16>"),
                             ("salt", "Vec<u16>"),
                             ("version_key", "u64"),
+                        ],
+                    ),
+                    (
+                        113,
+                        "commit_timelocked_weights",
+                        &[
+                            ("netuid", "u16"),
+                            ("commit", "BoundedVec<u8>"),
+                            ("reveal_round", "u64"),
+                            ("commit_reveal_version", "u16"),
+                        ],
+                    ),
+                    (
+                        118,
+                        "commit_timelocked_mechanism_weights",
+                        &[
+                            ("netuid", "u16"),
+                            ("mecid", "u8"),
+                            ("commit", "BoundedVec<u8>"),
+                            ("reveal_round", "u64"),
+                            ("commit_reveal_version", "u16"),
                         ],
                     ),
                 ],
@@ -1079,6 +1180,20 @@ pub fn build() -> Built {
                     ),
                 ],
             )),
+            events: None,
+            errors: None,
+            constants: &[],
+        },
+        PalletSpec {
+            name: "Drand",
+            index: 26,
+            storage: &[
+                plain("BeaconConfig", "BeaconConfiguration"),
+                optional(map("Pulses", &[B128], "u64", "Pulse")),
+                plain("LastStoredRound", "u64"),
+                plain("OldestStoredRound", "u64"),
+            ],
+            calls: None,
             events: None,
             errors: None,
             constants: &[],

@@ -116,8 +116,14 @@ pub struct Devnet {
 
 impl Devnet {
     pub async fn bind(config: DevnetConfig) -> Result<Devnet, DevnetError> {
+        // Kindred's own metadata reports the block time clients turn into drand rounds.
+        let metadata = if config.metadata.is_own() {
+            MetadataSet::kindred_for(u64::try_from(config.block_time.as_millis()).unwrap_or(u64::MAX))
+        } else {
+            config.metadata
+        };
         let runtime = Runtime::new(
-            config.metadata,
+            metadata,
             &config.spec_name,
             config.spec_version,
             config.transaction_version,

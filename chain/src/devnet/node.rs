@@ -212,7 +212,11 @@ impl Node {
         let parent = inner.blocks[inner.blocks.len() - 1].clone();
         let number = parent.number + 1;
         let before_block = inner.state.clone();
-        inner.state.on_block(number);
+        let unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        inner.state.on_block(number, unix);
         let pool = std::mem::take(&mut inner.pool);
         let mut outcomes: Vec<Outcome> = Vec::new();
         let mut included = Vec::new();

@@ -326,11 +326,17 @@ pub fn module(node: Arc<Node>) -> Result<RpcModule<Arc<Node>>, jsonrpsee::core::
             |_, pending: PendingSubscriptionSink, node, _| async move {
                 let mut heads = node.heads.subscribe();
                 let sink = pending.accept().await?;
-                sink.send(serde_json::value::to_raw_value(&node.best().header_json())?)
+                let best = node.best();
+                sink.send(serde_json::value::to_raw_value(&best.header_json())?)
                     .await?;
+                // A block made between subscribing and reading the best one is both the best
+                // block and queued: send each head once.
+                let mut sent = best.number;
                 loop {
                     match heads.recv().await {
+                        Ok(block) if block.number <= sent => continue,
                         Ok(block) => {
+                            sent = block.number;
                             sink.send(serde_json::value::to_raw_value(&block.header_json())?)
                                 .await?
                         }

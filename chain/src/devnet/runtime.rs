@@ -327,6 +327,45 @@ impl Runtime {
             })?;
         }
         out.put("System", "Events", vec![], |ty| self.events(ty, outcomes))?;
+        out.put("SubtensorModule", "CommitRevealWeightsVersion", vec![], |_| {
+            Ok(num(u128::from(state.commit_reveal_version)))
+        })?;
+        if let Some(beacon) = &state.beacon {
+            let key = &beacon.public_key;
+            let hash = sp_crypto_hashing::sha2_256(key);
+            out.put("Drand", "BeaconConfig", vec![], |_| {
+                Ok(Value::named_composite([
+                    ("public_key", Value::from_bytes(key)),
+                    ("period", num(u128::from(beacon.period))),
+                    ("genesis_time", num(u128::from(beacon.genesis_time))),
+                    ("hash", Value::from_bytes(hash)),
+                    ("group_hash", Value::from_bytes(hash)),
+                    ("scheme_id", Value::from_bytes(b"bls-unchained-g1-rfc9380")),
+                    (
+                        "metadata",
+                        Value::named_composite([("beacon_id", Value::from_bytes(b"kindred-devnet"))]),
+                    ),
+                ]))
+            })?;
+            out.put("Drand", "LastStoredRound", vec![], |_| {
+                Ok(num(u128::from(beacon.last_stored_round)))
+            })?;
+            out.put("Drand", "OldestStoredRound", vec![], |_| {
+                Ok(num(u128::from(beacon.oldest_stored_round())))
+            })?;
+            for (round, signature) in &beacon.pulses {
+                out.put("Drand", "Pulses", vec![num(u128::from(*round))], |_| {
+                    Ok(Value::named_composite([
+                        ("round", num(u128::from(*round))),
+                        (
+                            "randomness",
+                            Value::from_bytes(sp_crypto_hashing::sha2_256(signature)),
+                        ),
+                        ("signature", Value::from_bytes(signature)),
+                    ]))
+                })?;
+            }
+        }
         if let Some(sudo) = state.sudo {
             out.put("Sudo", "Key", vec![], |_| Ok(acct(&sudo)))?;
         }
@@ -474,15 +513,75 @@ impl Runtime {
                     },
                 )?;
             }
+            out.put("SubtensorModule", "LastEpochBlock", key(), |_| {
+                Ok(num(u128::from(subnet.last_epoch)))
+            })?;
+            out.put("SubtensorModule", "SubnetEpochIndex", key(), |_| {
+                Ok(num(u128::from(subnet.epoch_index)))
+            })?;
+            out.put("SubtensorModule", "BlocksSinceLastStep", key(), |_| {
+                Ok(num(u128::from(subnet.blocks_since_last_step)))
+            })?;
+            out.put("SubtensorModule", "PendingEpochAt", key(), |_| {
+                Ok(num(u128::from(subnet.pending_epoch_at)))
+            })?;
+            out.put("SubtensorModule", "MechanismCountCurrent", key(), |_| Ok(num(1)))?;
+            for (epoch, commits) in &subnet.timelocked {
+                out.put(
+                    "SubtensorModule",
+                    "TimelockedWeightCommits",
+                    vec![num(u128::from(netuid)), num(u128::from(*epoch))],
+                    |_| {
+                        Ok(Value::unnamed_composite(commits.iter().map(|c| {
+                            Value::unnamed_composite([
+                                acct(&c.0),
+                                num(u128::from(c.1)),
+                                Value::from_bytes(&c.2),
+                                num(u128::from(c.3)),
+                            ])
+                        })))
+                    },
+                )?;
+            }
+            for (who, reveals) in &subnet.revealed_commitments {
+                out.put(
+                    "Commitments",
+                    "RevealedCommitments",
+                    vec![num(u128::from(netuid)), acct(who)],
+                    |_| {
+                        Ok(Value::unnamed_composite(reveals.iter().map(|(bytes, block)| {
+                            Value::unnamed_composite([Value::from_bytes(bytes), num(u128::from(*block))])
+                        })))
+                    },
+                )?;
+            }
             for (who, (block, fields)) in &subnet.commitments {
                 out.put(
                     "Commitments",
                     "CommitmentOf",
                     vec![num(u128::from(netuid)), acct(who)],
                     |_| {
-                        let raw = fields.iter().map(|f| {
-                            Value::unnamed_variant(format!("Raw{}", f.len()), [Value::from_bytes(f)])
-                        });
+                        let sealed =
+                            subnet
+                                .sealed_commitments
+                                .get(who)
+                                .into_iter()
+                                .flatten()
+                                .map(|(c, r)| {
+                                    Value::named_variant(
+                                        "TimelockEncrypted",
+                                        [
+                                            ("encrypted", Value::from_bytes(c)),
+                                            ("reveal_round", num(u128::from(*r))),
+                                        ],
+                                    )
+                                });
+                        let raw = fields
+                            .iter()
+                            .map(|f| {
+                                Value::unnamed_variant(format!("Raw{}", f.len()), [Value::from_bytes(f)])
+                            })
+                            .chain(sealed);
                         Ok(Value::named_composite([
                             ("deposit", num(0)),
                             ("block", num(u128::from(*block))),
@@ -1038,6 +1137,20 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
             salt: u16s_arg(f, 3)?,
             version_key: u64_arg(f, 4)?,
         },
+        ("SubtensorModule", "commit_timelocked_weights") => Call::CommitTimelockedWeights {
+            netuid: u16_arg(f, 0)?,
+            mecid: 0,
+            commit: as_bytes(arg(f, 1)?).ok_or(Invalid::BadArguments("commit"))?,
+            reveal_round: u64_arg(f, 2)?,
+            commit_reveal_version: u16_arg(f, 3)?,
+        },
+        ("SubtensorModule", "commit_timelocked_mechanism_weights") => Call::CommitTimelockedWeights {
+            netuid: u16_arg(f, 0)?,
+            mecid: u8::try_from(u16_arg(f, 1)?).map_err(|_| Invalid::BadArguments("mecid"))?,
+            commit: as_bytes(arg(f, 2)?).ok_or(Invalid::BadArguments("commit"))?,
+            reveal_round: u64_arg(f, 3)?,
+            commit_reveal_version: u16_arg(f, 4)?,
+        },
         ("SubtensorModule", "burned_register") => Call::BurnedRegister {
             netuid: u16_arg(f, 0)?,
             hotkey: account_arg(f, 1)?,
@@ -1062,6 +1175,7 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
                 .at("fields")
                 .ok_or(Invalid::BadArguments("commitment fields"))?;
             let mut fields = Vec::new();
+            let mut sealed = Vec::new();
             for field in items(list) {
                 let subxt::ext::scale_value::ValueDef::Variant(var) = &field.value else {
                     return Err(Invalid::BadArguments("commitment field"));
@@ -1070,7 +1184,19 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
                     Some(inner) => as_bytes(inner).ok_or(Invalid::BadArguments("commitment bytes"))?,
                     None => Vec::new(),
                 };
-                if var.name.starts_with("Raw") {
+                if var.name == "TimelockEncrypted" {
+                    use subxt::dynamic::At;
+                    let ciphertext = field
+                        .at("encrypted")
+                        .and_then(as_bytes)
+                        .ok_or(Invalid::BadArguments("timelocked commitment"))?;
+                    let round = field
+                        .at("reveal_round")
+                        .and_then(as_u128)
+                        .and_then(|r| u64::try_from(r).ok())
+                        .ok_or(Invalid::BadArguments("reveal round"))?;
+                    sealed.push((ciphertext, round));
+                } else if var.name.starts_with("Raw") {
                     fields.push(bytes);
                 } else if var.name != "None" {
                     return Err(Invalid::UnsupportedCall {
@@ -1082,6 +1208,7 @@ fn typed_call(pallet: &str, call: &str, f: &[Value]) -> Result<Call, Invalid> {
             Call::SetCommitment {
                 netuid: u16_arg(f, 0)?,
                 fields,
+                sealed,
             }
         }
         ("Balances", "transfer_keep_alive" | "transfer_allow_death") => Call::Transfer {

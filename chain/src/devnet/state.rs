@@ -6,8 +6,13 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use codec::Decode;
+use tracing::debug;
+
 use crate::account::Hotkey;
 use crate::subnet::{Hyperparameters, Netuid};
+use crate::timelock::{self, BeaconSecret, Round, RoundSignature};
+use crate::timelocked;
 use crate::weights::{EmitWeights, commit_hash};
 
 pub type AccountId = [u8; 32];
@@ -96,6 +101,90 @@ pub struct NeuronState {
 /// `WeightCommits` stores it.
 pub type WeightCommit = ([u8; 32], u64, u64, u64);
 
+/// A timelocked weights commit: `(hotkey, commit block, ciphertext, drand round)` as subtensor's
+/// `TimelockedWeightCommits` stores it, keyed by the epoch it was made in.
+pub type TimelockedCommit = (AccountId, u64, Vec<u8>, u64);
+
+/// subtensor's `CommitRevealWeightsVersion` at genesis: timelocked commits must carry it.
+pub const COMMIT_REVEAL_VERSION: u16 = 4;
+
+/// Seconds between the devnet beacon's rounds: shorter than quicknet's 3 s so that fast
+/// development blocks still reveal within a short epoch.
+pub const BEACON_PERIOD: u64 = 1;
+
+/// Pulses the devnet keeps: older rounds are pruned (subtensor's `OldestStoredRound`).
+pub const PULSES_KEPT: u64 = 600;
+
+/// The seed of the devnet beacon's BLS key. Public on purpose: a development chain's "future"
+/// is only as secret as its key, and a fixed key keeps ciphertexts valid across restarts.
+pub const BEACON_SEED: &[u8] = b"kindred devnet drand beacon";
+
+/// The devnet's own drand beacon: a local BLS key that signs every round of its period, stored
+/// as subtensor's Drand pallet stores quicknet's pulses.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DevBeacon {
+    /// The compressed public key, kept because deriving it costs a G2 multiplication.
+    pub public_key: Vec<u8>,
+    pub genesis_time: u64,
+    pub period: u64,
+    pub last_stored_round: u64,
+    /// Round → compressed G1 signature.
+    #[serde(with = "pairs")]
+    pub pulses: BTreeMap<u64, Vec<u8>>,
+}
+
+impl DevBeacon {
+    pub fn secret() -> BeaconSecret {
+        BeaconSecret::from_seed(BEACON_SEED)
+    }
+
+    pub fn oldest_stored_round(&self) -> u64 {
+        self.pulses.keys().next().copied().unwrap_or(0)
+    }
+
+    /// A beacon whose round 1 is at `unix` seconds.
+    pub fn starting_at(unix: u64) -> DevBeacon {
+        DevBeacon {
+            public_key: DevBeacon::secret().public().to_bytes(),
+            genesis_time: unix,
+            period: BEACON_PERIOD,
+            last_stored_round: 0,
+            pulses: BTreeMap::new(),
+        }
+    }
+
+    /// The newest round published at `unix` seconds.
+    pub fn round_at(&self, unix: u64) -> u64 {
+        if unix < self.genesis_time || self.period == 0 {
+            return 0;
+        }
+        (unix - self.genesis_time) / self.period + 1
+    }
+
+    /// Sign every round published by `unix` seconds that is not stored yet (at most
+    /// [`PULSES_KEPT`] of them after a long stop), and prune old ones.
+    fn ingest(&mut self, unix: u64) {
+        let current = self.round_at(unix);
+        if current <= self.last_stored_round {
+            return;
+        }
+        let first = (self.last_stored_round + 1)
+            .max(current.saturating_sub(PULSES_KEPT - 1))
+            .max(1);
+        let secret = DevBeacon::secret();
+        for round in first..=current {
+            self.pulses.insert(round, secret.sign(Round(round)).to_bytes());
+        }
+        self.last_stored_round = current;
+        let keep_from = current.saturating_sub(PULSES_KEPT - 1);
+        self.pulses.retain(|&r, _| r >= keep_from);
+    }
+}
+
+fn default_commit_reveal_version() -> u16 {
+    COMMIT_REVEAL_VERSION
+}
+
 /// A subnet's parameters: the hyperparameters clients read, plus what only the devnet's rules use.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SubnetParams {
@@ -119,7 +208,8 @@ impl SubnetParams {
                 max_weights_limit: u16::MAX,
                 weights_version_key: 0,
                 weights_set_rate_limit: 0,
-                commit_reveal_weights_enabled: false,
+                // subtensor creates subnets with commit-reveal on.
+                commit_reveal_weights_enabled: true,
                 reveal_period_epochs: 1,
             },
             max_allowed_validators: 8,
@@ -139,19 +229,59 @@ pub struct Subnet {
     pub commitments: BTreeMap<AccountId, (u64, Vec<Vec<u8>>)>,
     #[serde(with = "pairs")]
     pub weight_commits: BTreeMap<AccountId, VecDeque<WeightCommit>>,
+    /// Sealed commitment fields per hotkey, `(ciphertext, reveal round)`: the commitment's
+    /// `TimelockEncrypted` fields, listed after its raw ones.
+    #[serde(default, with = "pairs")]
+    pub sealed_commitments: BTreeMap<AccountId, Vec<(Vec<u8>, u64)>>,
+    /// Revealed commitments per hotkey, `(bytes, reveal block)`, newest last
+    /// (`RevealedCommitments`).
+    #[serde(default, with = "pairs")]
+    pub revealed_commitments: BTreeMap<AccountId, Vec<(Vec<u8>, u64)>>,
     /// Commitment space used per hotkey: `(epoch, bytes)` (subtensor's `UsedSpaceOf`).
     #[serde(default, with = "pairs")]
     pub commitment_usage: BTreeMap<AccountId, (u64, u64)>,
     pub last_epoch: u64,
+    /// Timelocked weight commits by the epoch they were made in.
+    #[serde(default, with = "pairs")]
+    pub timelocked: BTreeMap<u64, VecDeque<TimelockedCommit>>,
+    /// subtensor's epoch scheduler: `SubnetEpochIndex`, `BlocksSinceLastStep`, `PendingEpochAt`
+    /// (`last_epoch` is its `LastEpochBlock`).
+    #[serde(default)]
+    pub epoch_index: u64,
+    #[serde(default)]
+    pub blocks_since_last_step: u64,
+    #[serde(default)]
+    pub pending_epoch_at: u64,
 }
 
 /// The least space one commitment uses, however short (subtensor charges 100 bytes).
 pub const MIN_COMMITMENT_SPACE: u64 = 100;
 
+/// Revealed commitments kept per hotkey (pallet_commitments' `MAX_REVEALS`).
+pub const MAX_REVEALS: usize = 10;
+
 /// Fields one commitment may carry (subtensor's `MaxFields`).
 pub const MAX_COMMITMENT_FIELDS: usize = 3;
 
 impl Subnet {
+    /// The scheduler as clients read it at `block`.
+    pub fn schedule(&self, block: u64) -> timelocked::EpochSchedule {
+        timelocked::EpochSchedule {
+            tempo: self.params.hyper.tempo,
+            last_epoch_block: self.last_epoch,
+            pending_epoch_at: self.pending_epoch_at,
+            epoch_index: self.epoch_index,
+            blocks_since_last_step: self.blocks_since_last_step,
+            current_block: crate::subnet::Block(block),
+        }
+    }
+
+    /// The epoch a commit or reveal at `block` belongs to (subtensor's
+    /// `current_epoch_with_lookahead`).
+    pub fn epoch_with_lookahead(&self, block: u64) -> u64 {
+        self.schedule(block).epoch_at(block)
+    }
+
     pub fn uid_of(&self, hotkey: &AccountId) -> Option<u16> {
         self.neurons
             .iter()
@@ -174,6 +304,11 @@ pub struct State {
     pub stake: BTreeMap<(AccountId, u16), u64>,
     /// The key allowed to change hyperparameters of any subnet (`Sudo::Key`).
     pub sudo: Option<AccountId>,
+    #[serde(default = "default_commit_reveal_version")]
+    pub commit_reveal_version: u16,
+    /// The drand beacon, started at the first block.
+    #[serde(default)]
+    pub beacon: Option<DevBeacon>,
 }
 
 /// What one call changed, for the events of its extrinsic.
@@ -191,6 +326,11 @@ pub enum Effect {
     WeightsRevealed {
         netuid: u16,
         who: AccountId,
+    },
+    TimelockedWeightsCommitted {
+        netuid: u16,
+        who: AccountId,
+        reveal_round: u64,
     },
     Commitment {
         netuid: u16,
@@ -240,9 +380,18 @@ pub enum Call {
         salt: Vec<u16>,
         version_key: u64,
     },
+    CommitTimelockedWeights {
+        netuid: u16,
+        mecid: u8,
+        commit: Vec<u8>,
+        reveal_round: u64,
+        commit_reveal_version: u16,
+    },
     SetCommitment {
         netuid: u16,
         fields: Vec<Vec<u8>>,
+        /// `TimelockEncrypted` fields: `(ciphertext, reveal round)`.
+        sealed: Vec<(Vec<u8>, u64)>,
     },
     BurnedRegister {
         netuid: u16,
@@ -287,7 +436,10 @@ impl State {
     /// Dev accounts funded, one subnet (netuid 1, owned by the first account) with development
     /// parameters.
     pub fn genesis(funded: &[AccountId], netuid: u16) -> State {
-        let mut state = State::default();
+        let mut state = State {
+            commit_reveal_version: COMMIT_REVEAL_VERSION,
+            ..State::default()
+        };
         for who in funded {
             state.accounts.insert(
                 *who,
@@ -307,8 +459,14 @@ impl State {
                 neurons: Vec::new(),
                 commitments: BTreeMap::new(),
                 commitment_usage: BTreeMap::new(),
+                sealed_commitments: BTreeMap::new(),
+                revealed_commitments: BTreeMap::new(),
                 weight_commits: BTreeMap::new(),
                 last_epoch: 0,
+                timelocked: BTreeMap::new(),
+                epoch_index: 0,
+                blocks_since_last_step: 0,
+                pending_epoch_at: 0,
             },
         );
         state
@@ -412,17 +570,63 @@ impl State {
                 *subnet = probe;
                 Ok(vec![Effect::WeightsRevealed { netuid, who }])
             }
-            Call::SetCommitment { netuid, fields } => {
+            Call::CommitTimelockedWeights {
+                netuid,
+                mecid,
+                commit,
+                reveal_round,
+                commit_reveal_version,
+            } => {
+                let version = self.commit_reveal_version;
+                let subnet = self.subnet_mut(netuid)?;
+                if mecid != 0 {
+                    return subtensor("MechanismDoesNotExist");
+                }
+                if !subnet.params.hyper.commit_reveal_weights_enabled {
+                    return subtensor("CommitRevealDisabled");
+                }
+                if commit_reveal_version != version {
+                    return subtensor("IncorrectCommitRevealVersion");
+                }
+                let Some(uid) = subnet.uid_of(&who) else {
+                    return subtensor("HotKeyNotRegisteredInSubNet");
+                };
+                let neuron = &subnet.neurons[usize::from(uid)];
+                if neuron.last_update > 0
+                    && now.saturating_sub(neuron.last_update) < subnet.params.hyper.weights_set_rate_limit
+                {
+                    return subtensor("CommittingWeightsTooFast");
+                }
+                let epoch = subnet.epoch_with_lookahead(now);
+                let queue = subnet.timelocked.entry(epoch).or_default();
+                if queue.iter().filter(|c| c.0 == who).count() >= 10 {
+                    return subtensor("TooManyUnrevealedCommits");
+                }
+                queue.push_back((who, now, commit, reveal_round));
+                subnet.neurons[usize::from(uid)].last_update = now;
+                Ok(vec![Effect::TimelockedWeightsCommitted {
+                    netuid,
+                    who,
+                    reveal_round,
+                }])
+            }
+            Call::SetCommitment {
+                netuid,
+                fields,
+                sealed,
+            } => {
                 let subnet = self.subnet_mut(netuid)?;
                 if subnet.uid_of(&who).is_none() {
                     return err("Commitments", "AccountNotAllowedCommit");
                 }
-                if fields.len() > MAX_COMMITMENT_FIELDS {
+                if fields.len() + sealed.len() > MAX_COMMITMENT_FIELDS {
                     return err("Commitments", "TooManyFieldsInCommitmentInfo");
                 }
                 let tempo = u64::from(subnet.params.hyper.tempo);
                 let epoch = epoch_index(netuid, tempo, now);
-                let required = (fields.iter().map(|f| f.len() as u64).sum::<u64>()).max(MIN_COMMITMENT_SPACE);
+                let required = (fields.iter().map(|f| f.len() as u64).sum::<u64>()
+                    + sealed.iter().map(|(c, _)| c.len() as u64).sum::<u64>())
+                .max(MIN_COMMITMENT_SPACE);
                 let usage = subnet.commitment_usage.entry(who).or_insert((epoch, 0));
                 if usage.0 != epoch {
                     *usage = (epoch, 0);
@@ -432,6 +636,11 @@ impl State {
                 }
                 usage.1 += required;
                 subnet.commitments.insert(who, (now, fields));
+                if sealed.is_empty() {
+                    subnet.sealed_commitments.remove(&who);
+                } else {
+                    subnet.sealed_commitments.insert(who, sealed);
+                }
                 Ok(vec![Effect::Commitment { netuid, who }])
             }
             Call::BurnedRegister { netuid, hotkey } => self.burned_register(who, netuid, hotkey),
@@ -584,7 +793,12 @@ impl State {
             Some(i) => {
                 let old = subnet.neurons[i].hotkey;
                 subnet.commitments.remove(&old);
+                subnet.sealed_commitments.remove(&old);
+                subnet.revealed_commitments.remove(&old);
                 subnet.weight_commits.remove(&old);
+                for queue in subnet.timelocked.values_mut() {
+                    queue.retain(|c| c.0 != old);
+                }
                 subnet.neurons[i] = neuron;
                 // Weights pointing at the replaced neuron no longer apply to the newcomer.
                 let replaced = u16::try_from(i).unwrap_or(u16::MAX);
@@ -602,20 +816,141 @@ impl State {
         Ok(vec![Effect::NeuronRegistered { netuid, uid, hotkey }])
     }
 
-    /// Advance to `block`, running each subnet's epoch when its tempo comes round.
-    pub fn on_block(&mut self, block: u64) {
+    /// Advance to `block` at `unix` seconds, in the order of subtensor's block step: reveal
+    /// timelocked commits whose reveal epoch has come (with the pulses stored before this block),
+    /// then run each subnet's epoch when its scheduler says so, then store the beacon's new
+    /// pulses (on chain they arrive in an extrinsic of the block).
+    pub fn on_block(&mut self, block: u64, unix: u64) {
         self.block = block;
         let netuids: Vec<u16> = self.subnets.keys().copied().collect();
-        for netuid in netuids {
-            let tempo = self
-                .subnets
-                .get(&netuid)
-                .map(|s| u64::from(s.params.hyper.tempo))
-                .unwrap_or(0);
-            // subtensor runs a subnet's epoch when (block + netuid + 1) % (tempo + 1) == 0.
-            if tempo > 0 && (block + u64::from(netuid) + 1).is_multiple_of(tempo + 1) {
+        for &netuid in &netuids {
+            self.reveal_timelocked(netuid, block);
+            self.reveal_commitments(netuid, block);
+        }
+        for &netuid in &netuids {
+            let Some(subnet) = self.subnets.get_mut(&netuid) else {
+                continue;
+            };
+            subnet.blocks_since_last_step += 1;
+            if subnet.schedule(block).fires_at(block) {
+                subnet.epoch_index += 1;
+                subnet.blocks_since_last_step = 0;
+                subnet.pending_epoch_at = 0;
+                // `epoch` records the block as `LastEpochBlock`.
                 self.epoch(netuid);
             }
+        }
+        let beacon = self.beacon.get_or_insert_with(|| DevBeacon::starting_at(unix));
+        beacon.ingest(unix);
+    }
+
+    /// pallet_commitments' `reveal_timelocked_commitments`: each sealed field whose round's pulse
+    /// is stored is opened (or dropped if it does not open) and its bytes appended to the
+    /// hotkey's revealed commitments with this block, keeping the newest ten; a commitment left
+    /// without fields is removed.
+    fn reveal_commitments(&mut self, netuid: u16, block: u64) {
+        let beacon = self.beacon.as_ref();
+        let Some(subnet) = self.subnets.get_mut(&netuid) else {
+            return;
+        };
+        let hotkeys: Vec<AccountId> = subnet.sealed_commitments.keys().copied().collect();
+        for who in hotkeys {
+            let Some(sealed) = subnet.sealed_commitments.remove(&who) else {
+                continue;
+            };
+            let mut remain = Vec::new();
+            let mut opened = Vec::new();
+            let mut processed = false;
+            for (ciphertext, round) in sealed {
+                let Some(signature) = beacon.and_then(|b| b.pulses.get(&round)) else {
+                    remain.push((ciphertext, round));
+                    continue;
+                };
+                processed = true;
+                match RoundSignature::from_bytes(signature)
+                    .and_then(|sig| timelock::decrypt(&ciphertext, &sig))
+                {
+                    Ok(bytes) if !bytes.is_empty() => opened.push(bytes),
+                    Ok(_) => debug!(netuid, round, "revealed commitment is empty; dropped"),
+                    Err(e) => debug!(netuid, round, error = %e, "timelocked commitment dropped"),
+                }
+            }
+            if !processed {
+                subnet.sealed_commitments.insert(who, remain);
+                continue;
+            }
+            if !opened.is_empty() {
+                let reveals = subnet.revealed_commitments.entry(who).or_default();
+                reveals.extend(opened.into_iter().map(|bytes| (bytes, block)));
+                let excess = reveals.len().saturating_sub(MAX_REVEALS);
+                reveals.drain(..excess);
+            }
+            if remain.is_empty() {
+                if subnet
+                    .commitments
+                    .get(&who)
+                    .is_some_and(|(_, raw)| raw.is_empty())
+                {
+                    subnet.commitments.remove(&who);
+                }
+            } else {
+                subnet.sealed_commitments.insert(who, remain);
+            }
+        }
+    }
+
+    /// subtensor's `reveal_crv3_commits_for_subnet`: drop commits older than the reveal epoch;
+    /// open those of the reveal epoch whose round's pulse is stored and apply their weights as
+    /// `set_weights` would (less the rate limit, which the commit paid); keep those whose pulse
+    /// has not come yet for the next block of the epoch; drop any that fail.
+    fn reveal_timelocked(&mut self, netuid: u16, block: u64) {
+        let beacon = self.beacon.as_ref();
+        let Some(subnet) = self.subnets.get_mut(&netuid) else {
+            return;
+        };
+        let period = subnet.params.hyper.reveal_period_epochs;
+        let current = subnet.epoch_with_lookahead(block);
+        let reveal_epoch = current.saturating_sub(period);
+        subnet.timelocked.retain(|&epoch, _| epoch >= reveal_epoch);
+        if current < period {
+            return;
+        }
+        let Some(entries) = subnet.timelocked.remove(&reveal_epoch) else {
+            return;
+        };
+        let mut unrevealed = VecDeque::new();
+        for (who, commit_block, commit, round) in entries {
+            let Some(signature) = beacon.and_then(|b| b.pulses.get(&round)) else {
+                unrevealed.push_back((who, commit_block, commit, round));
+                continue;
+            };
+            let opened =
+                RoundSignature::from_bytes(signature).and_then(|sig| timelock::decrypt(&commit, &sig));
+            let plain = match opened {
+                Ok(p) => p,
+                Err(e) => {
+                    debug!(netuid, round, error = %e, "timelocked commit dropped: cannot open");
+                    continue;
+                }
+            };
+            let Some((uids, values, version_key)) = revealed_weights(&plain, &who) else {
+                debug!(
+                    netuid,
+                    round, "timelocked commit dropped: payload or hotkey mismatch"
+                );
+                continue;
+            };
+            let mut probe = subnet.clone();
+            if let Some(uid) = probe.uid_of(&who) {
+                probe.neurons[usize::from(uid)].last_update = 0;
+            }
+            match set_weights(&mut probe, &who, &uids, &values, version_key, block) {
+                Ok(_) => *subnet = probe,
+                Err(e) => debug!(netuid, round, error = ?e, "timelocked weights refused"),
+            }
+        }
+        if !unrevealed.is_empty() {
+            subnet.timelocked.insert(reveal_epoch, unrevealed);
         }
     }
 
@@ -712,6 +1047,17 @@ impl State {
             neuron.emission += (share * emission as f64 / 2.0) as u64;
         }
     }
+}
+
+/// The weights in a revealed payload if it is the committer's: subtensor's current payload
+/// `(hotkey, uids, values, version_key)`, or its legacy one without the hotkey.
+fn revealed_weights(plain: &[u8], who: &AccountId) -> Option<(Vec<u16>, Vec<u16>, u64)> {
+    if let Ok(p) = timelocked::Payload::decode(&mut &plain[..])
+        && p.hotkey.len() >= 32
+    {
+        return (p.hotkey[..32] == who[..]).then_some((p.uids, p.values, p.version_key));
+    }
+    <(Vec<u16>, Vec<u16>, u64)>::decode(&mut &plain[..]).ok()
 }
 
 /// subtensor's epoch numbering for commit-reveal: `(block + netuid + 1) / (tempo + 1)`.

@@ -56,6 +56,20 @@ pub fn reveal_weights(netuid: Netuid, weights: &EmitWeights, salt: &[u16], versi
     )
 }
 
+/// `SubtensorModule::commit_timelocked_weights(netuid, commit, reveal_round, commit_reveal_version)`.
+pub fn commit_timelocked_weights(netuid: Netuid, commit: &[u8], reveal_round: u64, version: u16) -> Call {
+    subxt::dynamic::transaction(
+        "SubtensorModule",
+        "commit_timelocked_weights",
+        vec![
+            Value::u128(u128::from(netuid.0)),
+            Value::from_bytes(commit),
+            Value::u128(u128::from(reveal_round)),
+            Value::u128(u128::from(version)),
+        ],
+    )
+}
+
 /// `Commitments::set_commitment(netuid, CommitmentInfo { fields: [Raw<n>(text)] })`: the one-field
 /// UTF-8 convention btcli and the Python SDK read back.
 pub fn set_commitment(netuid: Netuid, data: &str) -> Result<Call, ChainError> {
@@ -67,6 +81,34 @@ pub fn set_commitment(netuid: Netuid, data: &str) -> Result<Call, ChainError> {
         });
     }
     let field = Value::unnamed_variant(format!("Raw{}", bytes.len()), [Value::from_bytes(bytes)]);
+    let info = Value::named_composite([("fields", Value::unnamed_composite([field]))]);
+    Ok(subxt::dynamic::transaction(
+        "Commitments",
+        "set_commitment",
+        vec![Value::u128(u128::from(netuid.0)), info],
+    ))
+}
+
+/// `Commitments::set_commitment(netuid, CommitmentInfo { fields: [TimelockEncrypted { encrypted,
+/// reveal_round }] })`: a commitment the chain reveals into `RevealedCommitments` at the round.
+pub fn set_timelocked_commitment(
+    netuid: Netuid,
+    encrypted: &[u8],
+    reveal_round: u64,
+) -> Result<Call, ChainError> {
+    if encrypted.len() > crate::timelocked::MAX_SEALED_COMMITMENT_BYTES {
+        return Err(ChainError::CommitmentTooLong {
+            len: encrypted.len(),
+            max: crate::timelocked::MAX_SEALED_COMMITMENT_BYTES,
+        });
+    }
+    let field = Value::named_variant(
+        "TimelockEncrypted",
+        [
+            ("encrypted", Value::from_bytes(encrypted)),
+            ("reveal_round", Value::u128(u128::from(reveal_round))),
+        ],
+    );
     let info = Value::named_composite([("fields", Value::unnamed_composite([field]))]);
     Ok(subxt::dynamic::transaction(
         "Commitments",
@@ -90,6 +132,7 @@ pub fn burned_register(netuid: Netuid, hotkey: [u8; 32]) -> Call {
 pub fn commitment_text(info: &Value) -> Option<String> {
     use subxt::dynamic::At;
     let mut bytes = Vec::new();
+    let mut raw = false;
     for field in crate::values::items(info.at("fields")?) {
         let subxt::ext::scale_value::ValueDef::Variant(variant) = &field.value else {
             return None;
@@ -97,7 +140,12 @@ pub fn commitment_text(info: &Value) -> Option<String> {
         if !variant.name.starts_with("Raw") {
             continue;
         }
+        raw = true;
         bytes.extend(crate::values::as_bytes(variant.values.values().next()?)?);
+    }
+    // A commitment of sealed fields only has no text until the chain reveals it.
+    if !raw {
+        return None;
     }
     String::from_utf8(bytes).ok()
 }

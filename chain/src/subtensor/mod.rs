@@ -26,6 +26,8 @@ use crate::account::Hotkey;
 use crate::error::{ChainError, PoolRejection, Refusal};
 use crate::network::Network;
 use crate::subnet::{Block, Commitment, Hyperparameters, Metagraph, Netuid};
+use crate::timelock::{BeaconKey, Round};
+use crate::timelocked::{Beacon, EpochSchedule, TimelockContext};
 use crate::wallet::Signer;
 use crate::weights::{self, EmitWeights, SignerState, Submission};
 use crate::{Chain, Included};
@@ -274,6 +276,114 @@ impl Subtensor {
         weights::precheck(weights, version_key, &hyper, &state, submission)?;
         Ok(())
     }
+}
+
+/// The Drand pallet's beacon, the commit-reveal version, the subnet's epoch scheduler and the slot
+/// duration, all at the current block.
+async fn read_timelock_context(
+    url: &str,
+    client: &OnlineClient<SubstrateConfig>,
+    netuid: Netuid,
+) -> Result<Option<TimelockContext>, ChainError> {
+    use subxt::dynamic::At;
+    let at = client
+        .at_current_block()
+        .await
+        .map_err(|e| classify(url, "timelock context", &e))?;
+    let metadata = at.metadata_ref();
+    let has_call = metadata
+        .pallet_by_name("SubtensorModule")
+        .and_then(|p| p.call_variant_by_name("commit_timelocked_weights"))
+        .is_some();
+    if !has_call || metadata.pallet_by_name("Drand").is_none() {
+        return Ok(None);
+    }
+    let storage = at.storage();
+    let plain = |pallet: &'static str, item: &'static str| subxt::dynamic::storage::<(), Value>(pallet, item);
+    let config = storage
+        .fetch(plain("Drand", "BeaconConfig"), ())
+        .await
+        .map_err(|e| classify(url, "BeaconConfig", &e))?
+        .decode()
+        .map_err(|e| unexpected("BeaconConfig", &e))?;
+    let bad = |reason: String| ChainError::Unexpected {
+        what: "BeaconConfig",
+        reason,
+    };
+    let key_bytes = config
+        .at("public_key")
+        .and_then(crate::values::as_bytes)
+        .ok_or_else(|| bad(format!("no public_key in {config}")))?;
+    let key = BeaconKey::from_bytes(&key_bytes).map_err(|e| bad(e.to_string()))?;
+    let period = config.at("period").and_then(number).unwrap_or(0);
+    let genesis_time = config.at("genesis_time").and_then(number).unwrap_or(0);
+    if period == 0 {
+        return Err(bad("period is 0".into()));
+    }
+    let version = storage
+        .fetch(plain("SubtensorModule", "CommitRevealWeightsVersion"), ())
+        .await
+        .map_err(|e| classify(url, "CommitRevealWeightsVersion", &e))?
+        .decode()
+        .map_err(|e| unexpected("CommitRevealWeightsVersion", &e))?;
+    let version = number(&version)
+        .and_then(|v| u16::try_from(v).ok())
+        .ok_or(ChainError::Unexpected {
+            what: "CommitRevealWeightsVersion",
+            reason: format!("not a u16: {version}"),
+        })?;
+    let mut per_subnet = [0u64; 6];
+    let items = [
+        "Tempo",
+        "RevealPeriodEpochs",
+        "LastEpochBlock",
+        "PendingEpochAt",
+        "SubnetEpochIndex",
+        "BlocksSinceLastStep",
+    ];
+    for (slot, item) in per_subnet.iter_mut().zip(items) {
+        let addr = subxt::dynamic::storage::<(u16,), Value>("SubtensorModule", item);
+        let value = storage
+            .fetch(addr, (netuid.0,))
+            .await
+            .map_err(|e| classify(url, item, &e))?
+            .decode()
+            .map_err(|e| unexpected(item, &e))?;
+        *slot = number(&value).ok_or(ChainError::Unexpected {
+            what: item,
+            reason: format!("not a number: {value}"),
+        })?;
+    }
+    let slot_ms = at
+        .constants()
+        .entry(subxt::dynamic::constant::<u64>("Aura", "SlotDuration"))
+        .map_err(|e| unexpected("Aura::SlotDuration", &e))?;
+    let [
+        tempo,
+        reveal_period_epochs,
+        last_epoch_block,
+        pending_epoch_at,
+        epoch_index,
+        blocks_since_last_step,
+    ] = per_subnet;
+    Ok(Some(TimelockContext {
+        beacon: Beacon {
+            key,
+            genesis_time,
+            period,
+        },
+        commit_reveal_version: version,
+        schedule: EpochSchedule {
+            tempo: u16::try_from(tempo).unwrap_or(u16::MAX),
+            last_epoch_block,
+            pending_epoch_at,
+            epoch_index,
+            blocks_since_last_step,
+            current_block: Block(at.block_number()),
+        },
+        reveal_period_epochs,
+        block_time: Duration::from_millis(slot_ms),
+    }))
 }
 
 fn number(value: &Value) -> Option<u64> {
@@ -544,6 +654,66 @@ impl Chain for Subtensor {
                     data,
                 });
             }
+            // Timelocked commitments, as the chain revealed them: the newest reveal counts, at
+            // its reveal block (when the model id became public).
+            if at
+                .metadata_ref()
+                .pallet_by_name("Commitments")
+                .and_then(|p| p.storage())
+                .and_then(|s| s.entry_by_name("RevealedCommitments"))
+                .is_some()
+            {
+                let addr =
+                    subxt::dynamic::storage::<(u16, [u8; 32]), Value>("Commitments", "RevealedCommitments");
+                let mut entries = at
+                    .storage()
+                    .iter(addr, (netuid.0,))
+                    .await
+                    .map_err(|e| classify(url, "revealed commitments", &e))?;
+                while let Some(entry) = entries.next().await {
+                    let entry = entry.map_err(|e| classify(url, "revealed commitments", &e))?;
+                    let key = entry
+                        .key()
+                        .map_err(|e| unexpected("revealed commitment key", &e))?;
+                    let Some(hotkey) = key.part(1).and_then(|p| p.decode_as::<[u8; 32]>().ok().flatten())
+                    else {
+                        continue;
+                    };
+                    let value = entry
+                        .value()
+                        .decode()
+                        .map_err(|e| unexpected("revealed commitment", &e))?;
+                    use subxt::dynamic::At;
+                    // A sequence of `(bytes, block)` tuples; `values::items` would look into a
+                    // lone tuple as if it were a wrapper.
+                    let subxt::ext::scale_value::ValueDef::Composite(reveals) = &value.value else {
+                        continue;
+                    };
+                    let Some(newest) = reveals.values().last() else {
+                        continue;
+                    };
+                    let (Some(bytes), Some(block)) = (
+                        newest.at(0).and_then(crate::values::as_bytes),
+                        newest.at(1).and_then(number),
+                    ) else {
+                        continue;
+                    };
+                    let Some(data) = crate::timelocked::revealed_text(&bytes) else {
+                        debug!(hotkey = %Hotkey(hotkey), "revealed commitment is not text; skipped");
+                        continue;
+                    };
+                    let revealed = Commitment {
+                        hotkey: Hotkey(hotkey),
+                        block: Block(block),
+                        data,
+                    };
+                    match out.iter_mut().find(|c| c.hotkey == revealed.hotkey) {
+                        Some(c) if c.block < revealed.block => *c = revealed,
+                        Some(_) => {}
+                        None => out.push(revealed),
+                    }
+                }
+            }
             Ok(out)
         })
         .await
@@ -625,6 +795,41 @@ impl Chain for Subtensor {
             .await?;
         self.submit(signer, &calls::reveal_weights(netuid, weights, salt, version_key))
             .await
+    }
+
+    async fn timelock_context(&self, netuid: Netuid) -> Result<Option<TimelockContext>, ChainError> {
+        let url = &self.url;
+        self.read(|conn| async move { read_timelock_context(url, &conn.client, netuid).await })
+            .await
+    }
+
+    async fn commit_timelocked_weights(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        commit: &[u8],
+        reveal_round: Round,
+        commit_reveal_version: u16,
+    ) -> Result<Included, ChainError> {
+        self.submit(
+            signer,
+            &calls::commit_timelocked_weights(netuid, commit, reveal_round.0, commit_reveal_version),
+        )
+        .await
+    }
+
+    async fn set_timelocked_commitment(
+        &self,
+        signer: &Signer,
+        netuid: Netuid,
+        encrypted: &[u8],
+        reveal_round: Round,
+    ) -> Result<Included, ChainError> {
+        self.submit(
+            signer,
+            &calls::set_timelocked_commitment(netuid, encrypted, reveal_round.0)?,
+        )
+        .await
     }
 
     async fn set_commitment(

@@ -68,6 +68,12 @@ def main():
 
     # A validator's weights. The SDK's `SetWeights` intent reads storage that spec 424 (the
     # runtime the devnet follows) does not have, so the call goes in as the runtime defines it.
+    # Subnets start with commit-reveal on, as on subtensor; the owner turns it off for this run.
+    assert sub.subnets.commit_reveal_enabled(a.netuid) is True
+    call = bt.calls.AdminUtils.sudo_set_commit_reveal_weights_enabled(
+        netuid=a.netuid, enabled=False
+    )
+    included(sub.submit_call(call, alice, signer="coldkey", **wait), "commit-reveal off")
     assert sub.subnets.commit_reveal_enabled(a.netuid) is False
     call = bt.calls.SubtensorModule.set_weights(
         netuid=a.netuid, dests=[uids["bob"]], weights=[65535], version_key=0
