@@ -105,21 +105,8 @@ enum Command {
         /// The published revision: a 40-digit commit id.
         #[arg(long, env = "KINDRED_REVISION")]
         revision: String,
-        #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
-        netuid: u16,
-        /// finney, test, local or a ws:// URL.
-        #[arg(
-            long = "subtensor.network",
-            env = "KINDRED_SUBTENSOR_NETWORK",
-            default_value = "local"
-        )]
-        network: String,
-        #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
-        wallet_name: String,
-        #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
-        wallet_hotkey: String,
-        #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
-        wallet_path: Option<PathBuf>,
+        #[command(flatten)]
+        chain: ChainArgs,
         /// Seal the commitment to the chain's drand beacon: nobody can read (or front-run) the
         /// model id until the chain reveals it, and validators count the reveal block as the
         /// submission block.
@@ -142,21 +129,8 @@ enum Command {
         /// A validator's API base URL (repeat, or separate with commas, for several).
         #[arg(long = "validator-url", env = "KINDRED_VALIDATOR_URL", value_delimiter = ',')]
         validator_urls: Vec<String>,
-        #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
-        netuid: u16,
-        /// finney, test, local or a ws:// URL.
-        #[arg(
-            long = "subtensor.network",
-            env = "KINDRED_SUBTENSOR_NETWORK",
-            default_value = "local"
-        )]
-        network: String,
-        #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
-        wallet_name: String,
-        #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
-        wallet_hotkey: String,
-        #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
-        wallet_path: Option<PathBuf>,
+        #[command(flatten)]
+        chain: ChainArgs,
         /// Print one JSON object.
         #[arg(long, env = "KINDRED_JSON")]
         json: bool,
@@ -232,6 +206,43 @@ enum Command {
         )]
         layers: usize,
     },
+}
+
+/// btcli-style chain and wallet flags, shared by the commands that talk to the chain.
+#[derive(Debug, clap::Args)]
+struct ChainArgs {
+    #[arg(long, env = "KINDRED_NETUID", default_value_t = 1)]
+    netuid: u16,
+    /// finney, test, local or a ws:// URL.
+    #[arg(
+        long = "subtensor.network",
+        env = "KINDRED_SUBTENSOR_NETWORK",
+        default_value = "local"
+    )]
+    network: String,
+    #[arg(long = "wallet.name", env = "BT_WALLET_NAME", default_value = "default")]
+    wallet_name: String,
+    #[arg(long = "wallet.hotkey", env = "BT_WALLET_HOTKEY", default_value = "default")]
+    wallet_hotkey: String,
+    #[arg(long = "wallet.path", env = "BT_WALLET_PATH")]
+    wallet_path: Option<PathBuf>,
+}
+
+impl ChainArgs {
+    fn wallet(&self) -> kindred_chain::wallet::Wallet {
+        kindred_chain::wallet::Wallet {
+            path: self
+                .wallet_path
+                .clone()
+                .unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
+            name: self.wallet_name.clone(),
+            hotkey: self.wallet_hotkey.clone(),
+        }
+    }
+
+    fn network(&self) -> anyhow::Result<kindred_chain::Network> {
+        self.network.parse().context("--subtensor.network")
+    }
 }
 
 /// Where `miner push` publishes.
@@ -378,11 +389,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             hub,
             repo,
             revision,
-            netuid,
-            network,
-            wallet_name,
-            wallet_hotkey,
-            wallet_path,
+            chain: chain_args,
             timelock,
             reveal_after_blocks,
         } => {
@@ -393,19 +400,17 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
             if !verdict.is_accepted() {
                 anyhow::bail!("validators would reject this package: {verdict:?}");
             }
-            let wallet = kindred_chain::wallet::Wallet {
-                path: wallet_path.unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
-                name: wallet_name,
-                hotkey: wallet_hotkey,
-            };
-            let signer = wallet.hotkey_signer(None).context("loading the hotkey")?;
+            let signer = chain_args
+                .wallet()
+                .hotkey_signer(None)
+                .context("loading the hotkey")?;
             let hotkey = kindred_chain::account::Hotkey(signer.public());
             let commitment =
                 kindred_miner::submit::commitment_for(&dir, &competition, &hub, &repo, &revision, &hotkey)?;
             let text = commitment.encode()?;
-            let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
+            let network = chain_args.network()?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            let netuid = kindred_chain::Netuid(netuid);
+            let netuid = kindred_chain::Netuid(chain_args.netuid);
             let (included, round) = rt.block_on(async {
                 use kindred_chain::Chain;
                 let chain = kindred_chain::subtensor::Subtensor::connect(&network)
@@ -446,33 +451,27 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Status {
             hotkey,
             validator_urls,
-            netuid,
-            network,
-            wallet_name,
-            wallet_hotkey,
-            wallet_path,
+            chain: chain_args,
             json,
         } => {
             let hotkey: kindred_chain::account::Hotkey = match hotkey {
                 Some(ss58) => ss58.parse().context("--hotkey")?,
-                None => {
-                    let wallet = kindred_chain::wallet::Wallet {
-                        path: wallet_path.unwrap_or_else(kindred_chain::wallet::default_wallets_dir),
-                        name: wallet_name,
-                        hotkey: wallet_hotkey,
-                    };
-                    wallet.hotkey_signer(None).context("loading the hotkey")?.hotkey()
-                }
+                None => chain_args
+                    .wallet()
+                    .hotkey_signer(None)
+                    .context("loading the hotkey")?
+                    .hotkey(),
             };
-            let network: kindred_chain::Network = network.parse().context("--subtensor.network")?;
+            let network = chain_args.network()?;
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             let report = rt.block_on(async {
                 let chain = kindred_chain::subtensor::Subtensor::connect(&network)
                     .await
                     .context("connecting to the chain")?;
-                let on_chain = status::chain_status(&chain, kindred_chain::Netuid(netuid), &hotkey)
-                    .await
-                    .context("reading the chain")?;
+                let on_chain =
+                    status::chain_status(&chain, kindred_chain::Netuid(chain_args.netuid), &hotkey)
+                        .await
+                        .context("reading the chain")?;
                 let client = status::validator_client()?;
                 let validators = futures::future::join_all(
                     validator_urls
@@ -482,7 +481,7 @@ fn run(command: Command) -> anyhow::Result<ExitCode> {
                 .await;
                 anyhow::Ok(status::Status {
                     hotkey: hotkey.to_string(),
-                    netuid,
+                    netuid: chain_args.netuid,
                     chain: on_chain,
                     validators,
                 })
