@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -54,6 +54,62 @@ pub struct Parts {
 struct Cached {
     at: Instant,
     body: axum::body::Bytes,
+    /// The same JSON gzipped once per rebuild: browsers (and the page's polling) ask for gzip,
+    /// and a few hundred miners make ~80 KiB of JSON that compresses about eightfold.
+    gzip: axum::body::Bytes,
+}
+
+impl Cached {
+    fn build(body: Vec<u8>) -> std::io::Result<Cached> {
+        use std::io::Write;
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(&body)?;
+        Ok(Cached {
+            at: Instant::now(),
+            gzip: encoder.finish()?.into(),
+            body: body.into(),
+        })
+    }
+
+    fn respond(&self, headers: &HeaderMap) -> Response {
+        let vary = (header::VARY, "accept-encoding");
+        if accepts_gzip(headers) {
+            (
+                [
+                    (header::CONTENT_TYPE, "application/json"),
+                    (header::CONTENT_ENCODING, "gzip"),
+                    vary,
+                ],
+                self.gzip.clone(),
+            )
+                .into_response()
+        } else {
+            (
+                [(header::CONTENT_TYPE, "application/json"), vary],
+                self.body.clone(),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Whether `Accept-Encoding` lists gzip with a non-zero quality.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';').map(str::trim);
+            let name = parts.next().unwrap_or_default();
+            let refused = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
 }
 
 #[derive(Debug)]
@@ -159,7 +215,10 @@ impl From<StoreError> for ApiError {
     }
 }
 
-async fn get_leaderboard(State(state): State<Arc<ApiState>>) -> Result<Response, ApiError> {
+async fn get_leaderboard(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     state
         .metrics
         .api_requests
@@ -168,28 +227,22 @@ async fn get_leaderboard(State(state): State<Arc<ApiState>>) -> Result<Response,
     if let Some(c) = state.leaderboard.read().await.as_ref()
         && c.at.elapsed() < LEADERBOARD_TTL
     {
-        return Ok(json_bytes(c.body.clone()));
+        return Ok(c.respond(&headers));
     }
     let mut slot = state.leaderboard.write().await;
     // Another request may have rebuilt it while this one waited for the lock.
     if let Some(c) = slot.as_ref()
         && c.at.elapsed() < LEADERBOARD_TTL
     {
-        return Ok(json_bytes(c.body.clone()));
+        return Ok(c.respond(&headers));
     }
     let rows = leaderboard(&state.store).await?;
-    let body = axum::body::Bytes::from(
-        serde_json::to_vec(&rows).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?,
-    );
-    *slot = Some(Cached {
-        at: Instant::now(),
-        body: body.clone(),
-    });
-    Ok(json_bytes(body))
-}
-
-fn json_bytes(body: axum::body::Bytes) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+    let internal = |e: &dyn std::fmt::Display| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    let json = serde_json::to_vec(&rows).map_err(|e| internal(&e))?;
+    let cached = Cached::build(json).map_err(|e| internal(&e))?;
+    let response = cached.respond(&headers);
+    *slot = Some(cached);
+    Ok(response)
 }
 
 async fn get_miner(
@@ -299,3 +352,58 @@ pub async fn serve(
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 const PAGE: &str = include_str!("page.html");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(accept: &[&str]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for a in accept {
+            h.append(header::ACCEPT_ENCODING, a.parse().expect("header"));
+        }
+        h
+    }
+
+    #[test]
+    fn gzip_is_chosen_only_when_accepted() {
+        assert!(accepts_gzip(&headers(&["gzip, deflate, br"])));
+        assert!(accepts_gzip(&headers(&["br;q=1.0, GZIP;q=0.5"])));
+        assert!(accepts_gzip(&headers(&["identity", "*"])));
+        assert!(!accepts_gzip(&headers(&[])));
+        assert!(!accepts_gzip(&headers(&["br, deflate"])));
+        assert!(!accepts_gzip(&headers(&["gzip;q=0"])));
+    }
+
+    #[tokio::test]
+    async fn the_gzipped_leaderboard_is_the_same_json() {
+        use std::io::Read;
+        let rows: Vec<serde_json::Value> = (0..50)
+            .map(|rank| serde_json::json!({"rank": rank, "hotkey": "5F".repeat(24), "score": 0.25}))
+            .collect();
+        let json = serde_json::to_vec(&rows).expect("json");
+        let cached = Cached::build(json.clone()).expect("gzip");
+        assert!(
+            cached.gzip.len() * 4 < json.len(),
+            "{} vs {}",
+            cached.gzip.len(),
+            json.len()
+        );
+        let zipped = cached.respond(&headers(&["gzip"]));
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
+        let body = axum::body::to_bytes(zipped.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .expect("gunzip");
+        assert_eq!(out, json);
+        let plain = cached.respond(&headers(&[]));
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let body = axum::body::to_bytes(plain.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        assert_eq!(&body[..], &json[..]);
+    }
+}

@@ -21,6 +21,10 @@ struct Args {
     /// Concurrent client connections.
     #[arg(long, env = "KINDRED_BENCH_CONNECTIONS", default_value_t = 32)]
     connections: usize,
+    /// Send `Accept-Encoding: gzip`, as browsers do, and take the compressed body (the
+    /// generator reads it without decompressing, as load tools do).
+    #[arg(long, env = "KINDRED_BENCH_GZIP")]
+    gzip: bool,
     /// Seconds of load.
     #[arg(long, env = "KINDRED_BENCH_SECS", default_value_t = 5)]
     secs: u64,
@@ -91,13 +95,23 @@ async fn main() -> anyhow::Result<()> {
     let mut tasks = Vec::new();
     for _ in 0..args.connections.max(1) {
         let url = url.clone();
+        let gzip = args.gzip;
         tasks.push(tokio::spawn(async move {
             let client = reqwest::Client::builder().pool_max_idle_per_host(1).build()?;
             let mut latencies = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let r = client.get(&url).send().await?;
+                let mut request = client.get(&url);
+                if gzip {
+                    request = request.header("accept-encoding", "gzip");
+                }
+                let r = request.send().await?;
                 anyhow::ensure!(r.status().is_success(), "status {}", r.status());
+                anyhow::ensure!(
+                    !gzip || r.headers().get("content-encoding").is_some_and(|v| v == "gzip"),
+                    "asked for gzip, got {:?}",
+                    r.headers().get("content-encoding")
+                );
                 r.bytes().await?;
                 latencies.push(t.elapsed());
             }
@@ -119,9 +133,10 @@ async fn main() -> anyhow::Result<()> {
             * 1e3
     };
     println!(
-        "leaderboard: {} miners ({} KiB per response), {} connections for {} s: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms (load generator in the same process)",
+        "leaderboard: {} miners ({} KiB of JSON{}), {} connections for {} s: {:.0} requests/s, p50 {:.2} ms, p99 {:.2} ms (load generator in the same process)",
         args.miners,
         body.len() / 1024,
+        if args.gzip { ", sent gzipped" } else { "" },
         args.connections,
         args.secs,
         latencies.len() as f64 / args.secs as f64,
