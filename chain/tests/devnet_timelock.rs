@@ -3,7 +3,6 @@
 //! publishes that round and the chain opens the commit in its reveal epoch and applies the
 //! weights, as subtensor does. Commits that cannot be opened in their reveal epoch are dropped.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use kindred_chain::devnet::state::{COMMIT_REVEAL_VERSION, State};
@@ -35,10 +34,8 @@ fn pending_commits(state: &State) -> usize {
 async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_dropped() {
     let cancel = CancellationToken::new();
     let Spawned { url, node, .. } = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
         netuid: NET.0,
-        ..DevnetConfig::default()
+        ..DevnetConfig::on_any_port(Duration::from_millis(100))
     })
     .await
     .expect("devnet binds")
@@ -197,10 +194,8 @@ async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_drop
 async fn a_timelocked_commitment_is_revealed_with_its_reveal_block() {
     let cancel = CancellationToken::new();
     let Spawned { url, node, .. } = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
         netuid: NET.0,
-        ..DevnetConfig::default()
+        ..DevnetConfig::on_any_port(Duration::from_millis(100))
     })
     .await
     .expect("devnet binds")

@@ -5,7 +5,6 @@
 //! The interpreter is `$KINDRED_PYTHON` (default `python3`) and must have `bittensor` installed;
 //! `.ci/run` provides both. Without them this test fails and says how to get them.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -50,10 +49,8 @@ fn run_sdk(script: &Path, url: &str, wallets: &Path) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_python_sdk_runs_a_subnet_round_on_the_devnet() {
     let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
         netuid: NETUID,
-        ..DevnetConfig::default()
+        ..DevnetConfig::on_any_port(Duration::from_millis(100))
     })
     .await
     .expect("devnet binds");

@@ -2,7 +2,6 @@
 //! commitment on chain must parse as validators parse it and carry the package's hash salted
 //! with the miner's hotkey.
 
-use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
@@ -25,13 +24,9 @@ fn miner(args: &[&str]) -> std::process::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn upload_then_commit_puts_a_verifiable_commitment_on_chain() {
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
-        ..DevnetConfig::default()
-    })
-    .await
-    .expect("devnet");
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(100)))
+        .await
+        .expect("devnet");
     let stop = CancellationToken::new();
     let url = devnet.spawn(stop.clone()).url;
     let chain = Subtensor::connect(&Network::Url(url.clone()))

@@ -3,7 +3,6 @@
 //! hotkey's UID and commitment, the validator part its leaderboard row and submissions; an
 //! unregistered hotkey and an unreachable validator are reported, not hidden.
 
-use std::net::SocketAddr;
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -35,13 +34,9 @@ fn text(out: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_reports_chain_and_validator_views_of_a_hotkey() {
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
-        ..DevnetConfig::default()
-    })
-    .await
-    .expect("devnet");
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(100)))
+        .await
+        .expect("devnet");
     let stop = CancellationToken::new();
     let url = devnet.spawn(stop.clone()).url;
     let chain = Subtensor::connect(&Network::Url(url.clone()))

@@ -98,12 +98,7 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
     }
     std::fs::create_dir_all(&options.dir).map_err(io("creating the demo directory"))?;
 
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(200),
-        ..DevnetConfig::default()
-    })
-    .await?;
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(200))).await?;
     let chain_stop = cancel.child_token();
     let Spawned {
         url,

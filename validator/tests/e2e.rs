@@ -4,7 +4,6 @@
 //! the hostile package's rejection reason in the API, and serve a page that renders in headless
 //! Chromium (`$KINDRED_CHROMIUM`, default `chromium`; `.ci/run` installs Debian's package).
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -124,13 +123,9 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
-        ..DevnetConfig::default()
-    })
-    .await
-    .expect("devnet");
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(100)))
+        .await
+        .expect("devnet");
     let stop_chain = CancellationToken::new();
     let Spawned { url, node, .. } = devnet.spawn(stop_chain.clone());
     let chain = Subtensor::connect(&Network::Url(url.clone()))

@@ -1,7 +1,6 @@
 //! `validator run` killed with SIGKILL while it works, then started again on the same SQLite
 //! store: every submission ends scored exactly once; nothing is lost or written twice.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -52,13 +51,9 @@ fn start(url: &str, dir: &Path) -> Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_validator_killed_mid_work_resumes_without_losing_or_duplicating_rows() {
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(100),
-        ..DevnetConfig::default()
-    })
-    .await
-    .expect("devnet");
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(100)))
+        .await
+        .expect("devnet");
     let stop = CancellationToken::new();
     let url = devnet.spawn(stop.clone()).url;
     let chain = Subtensor::connect(&Network::Url(url.clone()))

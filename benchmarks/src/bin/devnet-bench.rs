@@ -6,7 +6,6 @@
 //! - Metagraph reads per second: Kindred's client reading the whole metagraph (the selective
 //!   runtime API) from several tasks at once, with the subnet full of neurons.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -49,12 +48,7 @@ const NET: Netuid = Netuid(1);
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let devnet = Devnet::bind(DevnetConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        block_time: Duration::from_millis(args.block_ms),
-        ..DevnetConfig::default()
-    })
-    .await?;
+    let devnet = Devnet::bind(DevnetConfig::on_any_port(Duration::from_millis(args.block_ms))).await?;
     let cancel = CancellationToken::new();
     let Spawned { url, node, .. } = devnet.spawn(cancel.clone());
 

@@ -78,6 +78,18 @@ pub fn default_state_path() -> PathBuf {
         .join("devnet.sqlite")
 }
 
+impl DevnetConfig {
+    /// The defaults on 127.0.0.1 at a port the system picks, with `block_time` blocks: a
+    /// throwaway chain for tests, benches and the demo.
+    pub fn on_any_port(block_time: Duration) -> DevnetConfig {
+        DevnetConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            block_time,
+            ..DevnetConfig::default()
+        }
+    }
+}
+
 impl Default for DevnetConfig {
     /// Subtensor's local port, 250 ms blocks, the devnet's own metadata reported as spec 424 (the
     /// Finney runtime its items follow), subnet 1, kept in memory.
