@@ -30,9 +30,8 @@ fn pending_commits(state: &State) -> usize {
     state.subnets[&NET.0].timelocked.values().map(|q| q.len()).sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_dropped() {
-    let cancel = CancellationToken::new();
+/// A devnet on subnet `NET` with 100 ms blocks, stopped by `cancel`, and a client on it.
+async fn start(cancel: &CancellationToken) -> (Subtensor, std::sync::Arc<kindred_chain::devnet::node::Node>) {
     let Spawned { url, node, .. } = Devnet::bind(DevnetConfig {
         netuid: NET.0,
         ..DevnetConfig::on_any_port(Duration::from_millis(100))
@@ -40,10 +39,17 @@ async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_drop
     .await
     .expect("devnet binds")
     .spawn(cancel.clone());
-    let _stop = cancel.drop_guard();
     let chain = Subtensor::connect(&Network::Url(url))
         .await
         .expect("client connects");
+    (chain, node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_dropped() {
+    let cancel = CancellationToken::new();
+    let (chain, node) = start(&cancel).await;
+    let _stop = cancel.drop_guard();
     let (alice, bob) = (dev("alice"), dev("bob"));
     for who in [&alice, &bob] {
         chain
@@ -193,17 +199,8 @@ async fn timelocked_weights_are_revealed_at_their_round_and_unopenable_ones_drop
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timelocked_commitment_is_revealed_with_its_reveal_block() {
     let cancel = CancellationToken::new();
-    let Spawned { url, node, .. } = Devnet::bind(DevnetConfig {
-        netuid: NET.0,
-        ..DevnetConfig::on_any_port(Duration::from_millis(100))
-    })
-    .await
-    .expect("devnet binds")
-    .spawn(cancel.clone());
+    let (chain, node) = start(&cancel).await;
     let _stop = cancel.drop_guard();
-    let chain = Subtensor::connect(&Network::Url(url))
-        .await
-        .expect("client connects");
     let bob = dev("bob");
     chain
         .submit(&bob, &calls::burned_register(NET, bob.public()))
