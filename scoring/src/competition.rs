@@ -1,8 +1,56 @@
-//! Competitions (size classes) as data: what a package must satisfy to enter one.
+//! Competitions (size classes) as data: what a package must satisfy to enter one, and the
+//! tokenizers (each with the chat template validators render prompts with) it allows.
+//!
+//! Allowing another tokenizer is a data change: compute its hash with
+//! [`crate::tokenizer::tokenizer_hash`] (`miner check` prints it) and add an
+//! [`AllowedTokenizer`] here.
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::Architecture;
+use crate::template::{CHATML, ChatTemplate};
+use crate::tokenizer::TokenizerHash;
+
+/// Canonical hash of SmolLM2's tokenizer (shared by SmolLM2-135M and -360M) as
+/// `miner import-gguf` rebuilds it from the GGUF vocabulary and merges.
+pub const SMOLLM2_TOKENIZER: TokenizerHash =
+    TokenizerHash::from_hex("6024517317ec80c0cda6dae1445de603ec90f8b0b360bbc79188ad0112ad12f8");
+/// Canonical hash of the tiny byte-level tokenizer the demo and `miner finetune` build
+/// ([`crate::tiny::tiny_tokenizer`]).
+pub const TINY_TOKENIZER: TokenizerHash =
+    TokenizerHash::from_hex("10fc530aa1059dbbedb4e548883b1ac2bba775f31839daf39e858db2a07ae5b6");
+
+/// A tokenizer a competition accepts, and the chat template every prompt for models using it
+/// is rendered with. The package's own template is never executed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowedTokenizer {
+    pub name: String,
+    pub hash: TokenizerHash,
+    pub template: ChatTemplate,
+}
+
+impl AllowedTokenizer {
+    /// A ChatML tokenizer: `<|im_start|>`/`<|im_end|>` framing, `<|im_end|>` ends a turn.
+    pub fn chatml(name: &str, hash: TokenizerHash) -> Self {
+        Self {
+            name: name.into(),
+            hash,
+            template: ChatTemplate {
+                source: CHATML.into(),
+                bos_token: "<|endoftext|>".into(),
+                eos_token: "<|im_end|>".into(),
+            },
+        }
+    }
+
+    pub fn smollm2() -> Self {
+        Self::chatml("SmolLM2", SMOLLM2_TOKENIZER)
+    }
+
+    pub fn tiny() -> Self {
+        Self::chatml("kindred-tiny", TINY_TOKENIZER)
+    }
+}
 
 const MIB: u64 = 1024 * 1024;
 const GIB: u64 = 1024 * MIB;
@@ -21,6 +69,8 @@ pub struct Competition {
     pub architectures: Vec<Architecture>,
     /// Longest token sequence the evaluation may feed the model; configs must allow at least this.
     pub max_context: usize,
+    /// The tokenizers a package may use; any other is refused before a forward pass.
+    pub tokenizers: Vec<AllowedTokenizer>,
 }
 
 impl Competition {
@@ -34,6 +84,7 @@ impl Competition {
             max_file_bytes: 128 * MIB,
             architectures: Architecture::ALL.to_vec(),
             max_context: 2048,
+            tokenizers: vec![AllowedTokenizer::tiny()],
         }
     }
 
@@ -47,6 +98,7 @@ impl Competition {
             max_file_bytes: 2 * GIB,
             architectures: Architecture::ALL.to_vec(),
             max_context: 2048,
+            tokenizers: vec![AllowedTokenizer::smollm2()],
         }
     }
 
@@ -60,6 +112,7 @@ impl Competition {
             max_file_bytes: 4 * GIB,
             architectures: Architecture::ALL.to_vec(),
             max_context: 2048,
+            tokenizers: vec![AllowedTokenizer::smollm2()],
         }
     }
 
@@ -71,5 +124,10 @@ impl Competition {
     /// Looks a built-in competition up by name.
     pub fn by_name(name: &str) -> Option<Self> {
         Self::builtin().into_iter().find(|c| c.name == name)
+    }
+
+    /// The entry for a tokenizer with canonical hash `hash`, if this competition allows it.
+    pub fn allowed_tokenizer(&self, hash: &TokenizerHash) -> Option<&AllowedTokenizer> {
+        self.tokenizers.iter().find(|t| &t.hash == hash)
     }
 }

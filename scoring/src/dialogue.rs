@@ -1,14 +1,16 @@
 //! Held-out roleplay dialogue scoring: how likely a model finds a character's reference reply,
-//! given the persona and every earlier turn rendered with the model's own chat template.
+//! given the persona and every earlier turn rendered with the competition's chat template.
 //!
 //! The metric is bits per UTF-8 byte of the replies, so models with different tokenizers
-//! compare fairly. Tokens are `tokens(rendered context) ++ tokens(reply)`, each encoded alone.
+//! compare fairly. Tokens are `tokens(rendered context) ++ tokens(reply)`, each encoded alone;
+//! the context is rendered with the competition's chat template.
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::{CausalLm, ForwardError, ScoreRequest};
 use crate::seed::SeedStream;
 use crate::template::{ChatMessage, RenderRequest};
+use crate::tokenizer::{self, TextError};
 
 /// Who speaks a turn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -121,19 +123,39 @@ pub fn bits_per_byte(logprob_sum: f64, bytes: usize) -> f64 {
     -logprob_sum / std::f64::consts::LN_2 / bytes.max(1) as f64
 }
 
-/// Tokenises rendered contexts and replies into scoring requests.
+/// Why a unit could not become a scoring request.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("tokenizing the context: {0}")]
+    Context(#[source] tokenizers::Error),
+    #[error("the rendered context tokenizes to nothing")]
+    EmptyContext,
+    #[error(transparent)]
+    Reply(#[from] TextError),
+}
+
+/// Tokenises rendered contexts and replies into scoring requests. Each reply must encode to at
+/// least one token and decode back to itself ([`tokenizer::encode_exact`]), so the bits summed
+/// are for exactly the reply's bytes; the context must not vanish either.
 pub fn requests(
     tokenizer: &tokenizers::Tokenizer,
     rendered: &[String],
     units: &[Unit],
-) -> Result<Vec<ScoreRequest>, tokenizers::Error> {
+) -> Result<Vec<ScoreRequest>, RequestError> {
     rendered
         .iter()
         .zip(units)
         .map(|(context, unit)| {
-            let mut tokens = tokenizer.encode(context.as_str(), false)?.get_ids().to_vec();
+            let mut tokens = tokenizer
+                .encode(context.as_str(), false)
+                .map_err(RequestError::Context)?
+                .get_ids()
+                .to_vec();
+            if tokens.is_empty() {
+                return Err(RequestError::EmptyContext);
+            }
             let target_start = tokens.len();
-            tokens.extend_from_slice(tokenizer.encode(unit.reply.as_str(), false)?.get_ids());
+            tokens.extend(tokenizer::encode_exact(tokenizer, &unit.reply)?);
             Ok(ScoreRequest { tokens, target_start })
         })
         .collect()

@@ -2,8 +2,13 @@
 //! generate mode, as the spec says) and the held-out dialogue units, combined into a total as the [`ScoringSpec`] says.
 //!
 //! Everything is a function of the model, the suites, the spec and the seed: prompts are
-//! rendered in one sandboxed batch, tokenised once, batched by length, and every reduction runs
-//! in a fixed order, so two runs on a CPU agree bit for bit.
+//! rendered with the competition's chat template (never the package's), tokenised once, batched
+//! by length, and every reduction runs in a fixed order, so two runs on a CPU agree bit for bit.
+//!
+//! Scored replies must survive the tokenizer exactly (`decode(encode(reply)) == reply`, at least
+//! one token), so the bytes charged for are the bytes predicted. [`evaluate`] is a boundary: a
+//! panic anywhere below it becomes [`EvaluateError::Panicked`], the submission's failure, and
+//! never takes the validator down.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +17,8 @@ use crate::eq::{self, AnswerError, EqItem};
 use crate::guard::{self, Verdict};
 use crate::model::{CausalLm, ForwardError, ScoreRequest};
 use crate::spec::{EqMode, ScoringSpec};
-use crate::template::{ChatMessage, RenderRequest, Sandbox, TemplateError};
+use crate::template::{ChatMessage, RenderRequest, Sandbox, TemplateError, TemplateLimits};
+use crate::tokenizer::TextError;
 use crate::validate::ValidatedModel;
 
 /// The suites an evaluation draws from, with the versions the spec must name.
@@ -74,12 +80,16 @@ pub enum EvaluateError {
     },
     #[error("the scoring spec is unusable: {0}")]
     BadSpec(&'static str),
-    #[error("the chat template fails on an evaluation conversation: {0}")]
+    #[error("the competition's chat template fails on an evaluation conversation: {0}")]
     Template(#[source] TemplateError),
     #[error("the template sandbox failed: {0}")]
     Sandbox(#[source] TemplateError),
     #[error("the tokenizer fails on evaluation text: {0}")]
     Tokenizer(String),
+    #[error("a scored reply cannot be scored exactly: {0}")]
+    ReplyText(#[source] TextError),
+    #[error("evaluation panicked: {0}")]
+    Panicked(String),
     #[error("the tokenizer spells the intensity {0:?} in more than two tokens")]
     NumberSpelling(String),
     #[error("the rendered conversation tokenises to nothing")]
@@ -97,13 +107,21 @@ impl EvaluateError {
     /// our machine, our suites or our spec.
     pub fn is_miner_fault(&self) -> bool {
         match self {
-            Self::Template(_)
-            | Self::Tokenizer(_)
+            // A panic is recorded against the package that provoked it: retrying would only
+            // provoke it again, and one package must never stall the queue.
+            Self::Tokenizer(_)
+            | Self::ReplyText(_)
+            | Self::Panicked(_)
             | Self::NumberSpelling(_)
             | Self::EmptyPrompt
             | Self::TooLong { .. }
             | Self::TokenOutOfRange { .. } => true,
-            Self::SuiteMismatch { .. } | Self::BadSpec(_) | Self::Sandbox(_) | Self::Forward(_) => false,
+            // The template is the competition's, so its failures are ours.
+            Self::Template(_)
+            | Self::SuiteMismatch { .. }
+            | Self::BadSpec(_)
+            | Self::Sandbox(_)
+            | Self::Forward(_) => false,
         }
     }
 }
@@ -114,6 +132,8 @@ impl From<ForwardError> for EvaluateError {
             // Validation bounds token ids by the embedding, so this is a tokenizer that emits
             // ids its own vocabulary does not list: the package's fault.
             ForwardError::TokenOutOfRange { id, vocab } => Self::TokenOutOfRange { id, vocab },
+            // Only a tokenizer that turns text into nothing leaves a forward pass with no input.
+            ForwardError::EmptyInput => Self::EmptyPrompt,
             other => Self::Forward(other),
         }
     }
@@ -157,10 +177,38 @@ pub fn to_hex(bytes: &[u8]) -> String {
 const EQ_ANSWER_ROOM: usize = 128;
 
 /// Evaluates `model` (loaded from `validated`) for the epoch `seed` under `spec`.
+///
+/// A panic inside (a hostile tokenizer meeting a corner of a library, say) is caught here and
+/// returned as [`EvaluateError::Panicked`]. `_sandbox` is unused since prompts are rendered with
+/// the competition's own template; it goes once every caller has dropped it.
 pub fn evaluate(
     validated: &ValidatedModel,
     model: &CausalLm,
-    sandbox: &Sandbox,
+    _sandbox: &Sandbox,
+    suites: &Suites,
+    spec: &ScoringSpec,
+    seed: &[u8],
+) -> Result<Evaluation, EvaluateError> {
+    contain(|| evaluate_unguarded(validated, model, suites, spec, seed))
+}
+
+/// Runs `f`, turning a panic into [`EvaluateError::Panicked`] with the panic's message.
+pub fn contain<T>(f: impl FnOnce() -> Result<T, EvaluateError>) -> Result<T, EvaluateError> {
+    // Nothing `f` borrows is used after a panic except to drop it, so observing a broken
+    // invariant through it is impossible.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(EvaluateError::Panicked(message))
+    })
+}
+
+fn evaluate_unguarded(
+    validated: &ValidatedModel,
+    model: &CausalLm,
     suites: &Suites,
     spec: &ScoringSpec,
     seed: &[u8],
@@ -171,7 +219,6 @@ pub fn evaluate(
     let items = eq::epoch_items(&suites.eq, seed, spec.eq_items);
     let units = dialogue::epoch_units(&suites.dialogues, seed, spec.dialogue_units);
 
-    // One sandboxed render for everything: spawning the child dominates small batches.
     let guard_requests = guard::requests(&spec.guard);
     let mut conversations = guard_requests.clone();
     conversations.extend(items.iter().map(|item| RenderRequest {
@@ -179,14 +226,13 @@ pub fn evaluate(
         add_generation_prompt: true,
     }));
     conversations.extend(units.iter().map(|u| u.context.clone()));
-    let rendered = match sandbox.render_all(&validated.chat_template, &conversations) {
-        Ok(outcomes) => outcomes
-            .into_iter()
-            .collect::<Result<Vec<String>, TemplateError>>()
-            .map_err(EvaluateError::Template)?,
-        Err(e) if e.is_infrastructure() => return Err(EvaluateError::Sandbox(e)),
-        Err(e) => return Err(EvaluateError::Template(e)),
-    };
+    // The competition's template is trusted code, so it renders in this process.
+    let rendered = validated
+        .chat_template
+        .render_all(&conversations, &TemplateLimits::default())
+        .into_iter()
+        .collect::<Result<Vec<String>, TemplateError>>()
+        .map_err(EvaluateError::Template)?;
     let (guard_texts, rest) = rendered.split_at(guard_requests.len());
     let (eq_texts, unit_texts) = rest.split_at(items.len());
 
@@ -208,8 +254,7 @@ pub fn evaluate(
                     encode(tokenizer, text)?,
                     max_positions.saturating_sub(max_new_tokens + 1).max(1),
                 )?;
-                let stop =
-                    guard::stop_tokens(&validated.config, tokenizer, &validated.chat_template.eos_token);
+                let stop = guard::stop_tokens(tokenizer, &validated.chat_template.eos_token);
                 let reply = model.generate_greedy(&ids, max_new_tokens, &stop)?;
                 let answer = tokenizer
                     .decode(&reply, true)
@@ -220,8 +265,11 @@ pub fn evaluate(
         eq_samples.push(sample);
     }
 
-    let mut requests = dialogue::requests(tokenizer, unit_texts, &units)
-        .map_err(|e| EvaluateError::Tokenizer(e.to_string()))?;
+    let mut requests = dialogue::requests(tokenizer, unit_texts, &units).map_err(|e| match e {
+        dialogue::RequestError::Context(e) => EvaluateError::Tokenizer(e.to_string()),
+        dialogue::RequestError::EmptyContext => EvaluateError::EmptyPrompt,
+        dialogue::RequestError::Reply(e) => EvaluateError::ReplyText(e),
+    })?;
     for r in &mut requests {
         fit(r, max_positions)?;
     }
@@ -229,6 +277,8 @@ pub fn evaluate(
     let sums = dialogue::score_requests(model, &requests, &plan)?;
     let mut unit_samples = Vec::with_capacity(units.len());
     let (mut bits_sum, mut bytes) = (0f64, 0usize);
+    // Every reply round-tripped through the tokenizer when its request was built, so its length
+    // is the number of bytes the model was actually asked to predict.
     for (unit, sum) in units.iter().zip(&sums) {
         unit_samples.push(ScoringSpec::bpb_score(dialogue::bits_per_byte(
             *sum,
@@ -348,11 +398,7 @@ fn run_guard(
     spec: &ScoringSpec,
 ) -> Result<Gate, EvaluateError> {
     let g = &spec.guard;
-    let stop = guard::stop_tokens(
-        &validated.config,
-        &validated.tokenizer,
-        &validated.chat_template.eos_token,
-    );
+    let stop = guard::stop_tokens(&validated.tokenizer, &validated.chat_template.eos_token);
     let room = model.max_positions().saturating_sub(g.max_new_tokens + 1).max(1);
     for (index, text) in prompts.iter().enumerate() {
         let ids = keep_last(encode(&validated.tokenizer, text)?, room)?;

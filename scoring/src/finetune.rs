@@ -61,8 +61,9 @@ pub enum FinetuneError {
 /// What to train on.
 #[derive(Debug, Clone)]
 pub enum Corpus {
-    /// Conversations rendered with the model's chat template; the loss covers the character's
-    /// replies and the end-of-turn token after each (see [`Corpus::dialogues_from_jsonl`]).
+    /// Conversations rendered with the chat template validators score with; the loss covers the
+    /// character's replies and the end-of-turn token after each (see
+    /// [`Corpus::dialogues_from_jsonl`]).
     Dialogues(Vec<Dialogue>),
     /// Plain text; the loss covers every token.
     Text(String),

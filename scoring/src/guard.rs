@@ -1,6 +1,6 @@
 //! The degeneration guard: a model may predict reference replies well under teacher forcing yet
 //! be useless as a chat partner (silent, stuck in a loop, never stopping). A few fixed prompts
-//! are answered greedily under the model's own chat template; one bad reply fails the gate.
+//! are answered greedily under the competition's chat template; one bad reply fails the gate.
 //!
 //! Greedy decoding with lowest-id tie-breaking makes the replies, and so the verdict, a function
 //! of the model alone.
@@ -112,20 +112,11 @@ pub fn describe(index: usize, verdict: &Verdict, spec: &GuardSpec) -> String {
     }
 }
 
-/// The end-of-turn tokens: the config's EOS ids and the template's EOS token if the tokenizer
-/// knows it (chat models often end turns with a token other than the config's EOS).
-pub fn stop_tokens(
-    config: &crate::ModelConfig,
-    tokenizer: &tokenizers::Tokenizer,
-    template_eos: &str,
-) -> Vec<u32> {
-    let mut stop = config.eos_token_ids.clone();
-    if let Some(id) = tokenizer.token_to_id(template_eos) {
-        stop.push(id);
-    }
-    stop.sort_unstable();
-    stop.dedup();
-    stop
+/// The end-of-turn tokens: the competition template's end token. The package's config names
+/// EOS ids too, but those are the miner's to choose, and declaring a common token the end
+/// would let a model that never stops pass as one that does.
+pub fn stop_tokens(tokenizer: &tokenizers::Tokenizer, template_eos: &str) -> Vec<u32> {
+    tokenizer.token_to_id(template_eos).into_iter().collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! validators agree and `replay` can reproduce a score.
 //!
 //! Module map:
-//! - [`competition`]: size classes (parameter band, byte limits, architectures) as data.
+//! - [`competition`]: size classes (parameter band, byte limits, architectures, allowed
+//!   tokenizers with their chat templates) as data.
 //! - [`config`]: `config.json` → bounded, typed [`config::ModelConfig`].
 //! - [`dialogue`]: held-out roleplay dialogue scoring (bits per byte of character replies).
 //! - [`eq`]: EQ benchmark items (Kindred bank and EQ-Bench v2 files), per-epoch selection and
@@ -28,6 +29,10 @@
 //!   with candle fallbacks.
 //! - [`model`]: Kindred's forward pass (batched log-probs with left padding, greedy decoding).
 //! - [`gguf`]: GGUF (llama.cpp) → Hugging Face package converter.
+//! - [`tokenizer`]: canonical tokenizer hashes (what competitions allow) and the exact
+//!   round-trip encoding scored text must pass.
+//! - [`identity`]: what makes two submissions the same model: a canonical content digest
+//!   (exact copies in any file format) and a functional fingerprint (near-copies).
 //! - [`tiny`]: seeded tiny models in the HF layout, for tests and the demo.
 //! - [`finetune`]: training a tiny decoder on dialogue text (seeded, deterministic on CPU), used
 //!   by `miner finetune`, the benchmark ladder and the demo. It is the one module here that
@@ -43,6 +48,7 @@ pub mod evaluate;
 pub mod finetune;
 pub mod gguf;
 pub mod guard;
+pub mod identity;
 pub mod kernels;
 pub mod model;
 pub mod package;
@@ -51,6 +57,7 @@ pub mod seed;
 pub mod spec;
 pub mod template;
 pub mod tiny;
+pub mod tokenizer;
 pub mod validate;
 pub mod weigh;
 

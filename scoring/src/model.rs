@@ -86,6 +86,9 @@ pub enum ForwardError {
     NoContext,
     #[error("token id {id} is outside the vocabulary of {vocab}")]
     TokenOutOfRange { id: u32, vocab: usize },
+    /// candle's rotary kernels panic on a zero-length sequence, so this is refused first.
+    #[error("a forward pass needs at least one token")]
+    EmptyInput,
 }
 
 fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
@@ -201,6 +204,9 @@ impl CausalLm {
     }
 
     fn check_tokens(&self, tokens: &[u32]) -> Result<(), ForwardError> {
+        if tokens.is_empty() {
+            return Err(ForwardError::EmptyInput);
+        }
         if let Some(&id) = tokens.iter().find(|&&id| id as usize >= self.cfg.vocab_size) {
             return Err(ForwardError::TokenOutOfRange {
                 id,
@@ -310,7 +316,7 @@ impl CausalLm {
         let mut gather = Vec::new();
         let mut targets = Vec::new();
         for (bi, r) in requests.iter().enumerate() {
-            if r.target_start == 0 {
+            if r.target_start == 0 || r.target_start > r.tokens.len() {
                 return Err(ForwardError::NoContext);
             }
             self.check_tokens(&r.tokens)?;

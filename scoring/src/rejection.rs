@@ -54,6 +54,21 @@ pub enum Rejection {
     },
     #[error("tokenizer.json is invalid: {detail}")]
     BadTokenizer { detail: String },
+    #[error(
+        "the tokenizer (canonical hash {hash}) is not one competition {competition} allows; its tokenizer and chat template are fixed"
+    )]
+    TokenizerNotAllowed { hash: String, competition: String },
+    #[error("{file} sets {field} to token id {id}, outside the vocabulary of {vocab}")]
+    BadSpecialToken {
+        file: String,
+        field: String,
+        id: u64,
+        vocab: usize,
+    },
+    #[error("generation_config.json is invalid: {detail}")]
+    BadGenerationConfig { detail: String },
+    #[error("tokenizer_config.json is invalid: {detail}")]
+    BadTokenizerConfig { detail: String },
     #[error("the tokenizer has token id {max_id} but the embedding has only {rows} rows")]
     VocabMismatch { max_id: u64, rows: usize },
     #[error("the chat template is unusable: {detail}")]
@@ -85,6 +100,10 @@ impl Rejection {
             Self::UnexpectedTensor { .. } => "unexpected_tensor",
             Self::ParameterCount { .. } => "parameter_count",
             Self::BadTokenizer { .. } => "bad_tokenizer",
+            Self::TokenizerNotAllowed { .. } => "tokenizer_not_allowed",
+            Self::BadSpecialToken { .. } => "bad_special_token",
+            Self::BadGenerationConfig { .. } => "bad_generation_config",
+            Self::BadTokenizerConfig { .. } => "bad_tokenizer_config",
             Self::VocabMismatch { .. } => "vocab_mismatch",
             Self::BadChatTemplate { .. } => "bad_chat_template",
             Self::NonFinite { .. } => "non_finite",

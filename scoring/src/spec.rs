@@ -32,7 +32,7 @@ pub enum EqMode {
     /// [`crate::eq::answer_by_logits`]): no sampling, no parsing. The competitive default.
     #[default]
     Logits,
-    /// A greedy reply under the model's chat template, parsed with the EQ-Bench v2 parser; an
+    /// A greedy reply under the competition's chat template, parsed with the EQ-Bench v2 parser; an
     /// answer that does not parse scores 0 for the item, so dodging hard items does not pay.
     Generate {
         /// Greedy tokens allowed for the four `Emotion: score` lines.

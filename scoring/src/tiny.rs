@@ -20,8 +20,9 @@ pub const SPECIAL_TOKENS: [&str; 3] = ["<|endoftext|>", "<|im_start|>", "<|im_en
 /// Vocabulary size of the tiny tokenizer (specials + 256 bytes).
 pub const TINY_TOKENIZER_SIZE: usize = SPECIAL_TOKENS.len() + 256;
 
-/// The ChatML template (what SmolLM2 and Qwen use), with the usual default system message.
-pub const CHATML_TEMPLATE: &str = "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}";
+/// The ChatML template the tiny packages ship (the competitions' own, see
+/// [`crate::template::CHATML`]).
+pub use crate::template::CHATML as CHATML_TEMPLATE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TinyError {

@@ -1,7 +1,9 @@
 //! From a package directory to a [`ValidatedModel`] (nothing loaded yet) and from that to a
 //! runnable [`CausalLm`] (weights checked after loading).
 //!
-//! Every rule yields a [`Rejection`] naming what broke; only failures on our side (disk, the
+//! The tokenizer must be one the competition allows (by canonical hash), and the chat template
+//! evaluation uses is the competition's for that tokenizer: the package's own template is read
+//! by nobody here. Every rule yields a [`Rejection`] naming what broke; only failures on our side (disk, the
 //! template sandbox not starting, candle) are errors to retry.
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,7 +16,8 @@ use crate::config::{ConfigBounds, ModelConfig};
 use crate::model::{CausalLm, ForwardError};
 use crate::package::{self, PackageError, PackageFiles, TensorEntry};
 use crate::rejection::Rejection;
-use crate::template::{ChatMessage, ChatTemplate, RenderRequest, Sandbox, TemplateError};
+use crate::template::{ChatTemplate, Sandbox, TemplateError};
+use crate::tokenizer::{TokenizerHash, tokenizer_hash};
 
 /// Weights whose root-mean-square exceeds this are not a trained model but an attack on our
 /// arithmetic (overflow to Inf mid-forward).
@@ -28,6 +31,9 @@ pub struct ValidatedModel {
     pub tensors: BTreeMap<String, TensorEntry>,
     pub parameters: u64,
     pub tokenizer: tokenizers::Tokenizer,
+    /// Canonical hash of the tokenizer: one the competition allows.
+    pub tokenizer_hash: TokenizerHash,
+    /// The competition's template for this tokenizer (never the package's own).
     pub chat_template: ChatTemplate,
     pub competition: Competition,
 }
@@ -69,23 +75,14 @@ pub enum LoadError {
     Forward(#[from] ForwardError),
 }
 
-/// The conversation every chat template must render, in order, to be usable for evaluation.
-pub fn probe_conversation() -> Vec<ChatMessage> {
-    vec![
-        ChatMessage::new("system", "You are Mirela, a warm and observant innkeeper."),
-        ChatMessage::new("user", "The storm took our roof last night. Do you have a room?"),
-        ChatMessage::new(
-            "assistant",
-            "Come in out of the rain, love. There is always a room for you here.",
-        ),
-    ]
-}
-
 /// Runs every pre-load rule on the package in `dir` for `competition`.
+///
+/// `_sandbox` is unused since validators stopped running packages' chat templates; it goes
+/// once every caller has dropped it.
 pub fn validate(
     dir: &Path,
     competition: &Competition,
-    sandbox: &Sandbox,
+    _sandbox: &Sandbox,
 ) -> Result<ValidatedModel, ValidateError> {
     let files = package::scan(dir, competition.max_file_bytes, competition.max_total_bytes)?;
 
@@ -146,6 +143,16 @@ pub fn validate(
         tokenizers::Tokenizer::from_bytes(&tokenizer_bytes).map_err(|e| Rejection::BadTokenizer {
             detail: e.to_string(),
         })?;
+    let tokenizer_hash = tokenizer_hash(&tokenizer).map_err(|e| Rejection::BadTokenizer {
+        detail: e.to_string(),
+    })?;
+    let allowed =
+        competition
+            .allowed_tokenizer(&tokenizer_hash)
+            .ok_or_else(|| Rejection::TokenizerNotAllowed {
+                hash: tokenizer_hash.to_string(),
+                competition: competition.name.clone(),
+            })?;
     let max_id =
         tokenizer
             .get_vocab(true)
@@ -162,13 +169,43 @@ pub fn validate(
         }
         .into());
     }
+    let special = SpecialIds {
+        tokenizer: &tokenizer,
+        rows: config.vocab_size,
+    };
+    special.check(
+        package::CONFIG,
+        "bos_token_id",
+        config.bos_token_id.map(u64::from),
+    )?;
+    special.check(
+        package::CONFIG,
+        "eos_token_id",
+        config.eos_token_ids.iter().map(|&i| u64::from(i)),
+    )?;
+    if files.sizes.contains_key(package::GENERATION_CONFIG) {
+        let bytes = files.read_json_bytes(package::GENERATION_CONFIG, package::JSON_LIMIT)?;
+        check_generation_config(&bytes, &special)?;
+    }
 
+    // Read so a broken file is refused (tools load it), but its chat template is never run:
+    // prompts are rendered with the competition's template for this tokenizer.
     let tc_bytes = files.read_json_bytes(package::TOKENIZER_CONFIG, package::JSON_LIMIT)?;
-    let chat_template =
-        ChatTemplate::from_tokenizer_config(&tc_bytes).map_err(|e| Rejection::BadChatTemplate {
-            detail: e.to_string(),
-        })?;
-    check_template(&chat_template, sandbox)?;
+    match serde_json::from_slice::<serde_json::Value>(&tc_bytes) {
+        Ok(serde_json::Value::Object(_)) => {}
+        Ok(_) => {
+            return Err(Rejection::BadTokenizerConfig {
+                detail: "not a JSON object".into(),
+            }
+            .into());
+        }
+        Err(e) => {
+            return Err(Rejection::BadTokenizerConfig {
+                detail: e.to_string(),
+            }
+            .into());
+        }
+    }
 
     Ok(ValidatedModel {
         files,
@@ -176,52 +213,66 @@ pub fn validate(
         tensors,
         parameters,
         tokenizer,
-        chat_template,
+        tokenizer_hash,
+        chat_template: allowed.template.clone(),
         competition: competition.clone(),
     })
 }
 
-fn check_template(template: &ChatTemplate, sandbox: &Sandbox) -> Result<(), ValidateError> {
-    let full = probe_conversation();
-    let requests = [
-        RenderRequest {
-            messages: full.clone(),
-            add_generation_prompt: false,
-        },
-        RenderRequest {
-            messages: full[..2].to_vec(),
-            add_generation_prompt: true,
-        },
-    ];
-    let outcomes = match sandbox.render_all(template, &requests) {
-        Ok(o) => o,
-        Err(e) if e.is_infrastructure() => return Err(ValidateError::Sandbox(e)),
-        Err(e) => {
-            return Err(Rejection::BadChatTemplate {
-                detail: e.to_string(),
-            }
-            .into());
-        }
-    };
-    for (request, outcome) in requests.iter().zip(outcomes) {
-        let text = outcome.map_err(|e| Rejection::BadChatTemplate {
-            detail: e.to_string(),
-        })?;
-        let mut at = 0;
-        for m in &request.messages {
-            match text[at..].find(&m.content) {
-                Some(i) => at += i + m.content.len(),
-                None => {
-                    return Err(Rejection::BadChatTemplate {
-                        detail: format!(
-                            "the rendered conversation lacks the {} message (or has it out of order)",
-                            m.role
-                        ),
-                    }
-                    .into());
-                }
+/// Special token ids must name a token of the tokenizer and a row of the embedding.
+struct SpecialIds<'a> {
+    tokenizer: &'a tokenizers::Tokenizer,
+    rows: usize,
+}
+
+impl SpecialIds<'_> {
+    fn check(&self, file: &str, field: &str, ids: impl IntoIterator<Item = u64>) -> Result<(), Rejection> {
+        for id in ids {
+            let known = u32::try_from(id)
+                .ok()
+                .filter(|&i| (i as usize) < self.rows)
+                .and_then(|i| self.tokenizer.id_to_token(i));
+            if known.is_none() {
+                return Err(Rejection::BadSpecialToken {
+                    file: file.into(),
+                    field: field.into(),
+                    id,
+                    vocab: self.rows,
+                });
             }
         }
+        Ok(())
+    }
+}
+
+/// `generation_config.json` is optional, but when present it must be a JSON object whose token
+/// id fields (a number or a list of numbers) name real tokens: inference tools read it.
+fn check_generation_config(bytes: &[u8], special: &SpecialIds<'_>) -> Result<(), Rejection> {
+    let bad = |detail: String| Rejection::BadGenerationConfig { detail };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+    let obj = value.as_object().ok_or_else(|| bad("not a JSON object".into()))?;
+    for field in [
+        "bos_token_id",
+        "eos_token_id",
+        "pad_token_id",
+        "decoder_start_token_id",
+    ] {
+        let ids: Vec<u64> = match obj.get(field) {
+            None | Some(serde_json::Value::Null) => continue,
+            Some(serde_json::Value::Number(n)) => vec![
+                n.as_u64()
+                    .ok_or_else(|| bad(format!("{field} is not a token id")))?,
+            ],
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|v| {
+                    v.as_u64()
+                        .ok_or_else(|| bad(format!("{field} is not a list of token ids")))
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => return Err(bad(format!("{field} is not a token id"))),
+        };
+        special.check(package::GENERATION_CONFIG, field, ids)?;
     }
     Ok(())
 }

@@ -176,28 +176,28 @@ fn generate_mode_parses_greedy_answers_and_scores_unparseable_ones_zero() {
 }
 
 #[test]
-fn a_template_that_breaks_on_evaluation_text_is_the_miners_fault() {
-    let (_tmp, mut v, m) = tiny_model(13);
-    // Passes validation's probe conversation, refuses the EQ questions.
-    v.chat_template.source = "{% for m in messages %}{% if 'End dialogue' in m.content %}{{ raise_exception('no') }}{% endif %}{{ m.content }}{% endfor %}".into();
-    let spec = unguarded();
-    let err = evaluate(&v, &m, &sandbox(), &suites(&spec), &spec, b"e").expect_err("fails");
-    assert!(matches!(err, EvaluateError::Template(_)), "{err}");
-    assert!(err.is_miner_fault());
-}
-
-#[test]
 fn our_failures_are_not_the_miners() {
-    let (_tmp, v, m) = tiny_model(14);
+    let (_tmp, mut v, m) = tiny_model(14);
     let spec = unguarded();
-    let broken = Sandbox::new(PathBuf::from("false"), Vec::new());
-    let err = evaluate(&v, &m, &broken, &suites(&spec), &spec, b"e").expect_err("fails");
-    assert!(matches!(err, EvaluateError::Sandbox(_)), "{err}");
-    assert!(!err.is_miner_fault());
-
     let mut s = suites(&spec);
     s.eq_version = "some-other-bank".into();
     let err = evaluate(&v, &m, &sandbox(), &s, &spec, b"e").expect_err("fails");
     assert!(matches!(err, EvaluateError::SuiteMismatch { .. }), "{err}");
     assert!(!err.is_miner_fault());
+
+    // The template is the competition's: if it broke on evaluation text, that is our bug.
+    v.chat_template.source = "{% for m in messages %}{% if 'End dialogue' in m.content %}{{ raise_exception('no') }}{% endif %}{{ m.content }}{% endfor %}".into();
+    let err = evaluate(&v, &m, &sandbox(), &suites(&spec), &spec, b"e").expect_err("fails");
+    assert!(matches!(err, EvaluateError::Template(_)), "{err}");
+    assert!(!err.is_miner_fault());
+}
+
+#[test]
+fn a_broken_template_sandbox_no_longer_matters() {
+    let (_tmp, v, m) = tiny_model(13);
+    let spec = unguarded();
+    let broken = Sandbox::new(PathBuf::from("false"), Vec::new());
+    let a = evaluate(&v, &m, &broken, &suites(&spec), &spec, b"e").expect("renders in-process");
+    let b = evaluate(&v, &m, &sandbox(), &suites(&spec), &spec, b"e").expect("evaluates");
+    assert_eq!(a, b);
 }

@@ -330,7 +330,7 @@ fn with_template(source: &str) -> (tempfile::TempDir, PathBuf) {
 }
 
 #[test]
-fn hostile_or_useless_chat_templates_are_refused() {
+fn the_packages_own_chat_template_is_never_rendered() {
     let cases = [
         ("missing", None),
         ("syntax error", Some("{% for m in messages %}")),
@@ -343,11 +343,7 @@ fn hostile_or_useless_chat_templates_are_refused() {
             "endless loop",
             Some("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"),
         ),
-        (
-            "huge output",
-            Some("{% for i in range(100000) %}{{ 'x' * 100000 }}{% endfor %}"),
-        ),
-        // Doubles a string at every recursion level: 2^40 bytes if nothing stops it.
+        // Doubles a string at every recursion level: 2^40 bytes if anything rendered it.
         (
             "memory bomb",
             Some(
@@ -366,10 +362,17 @@ fn hostile_or_useless_chat_templates_are_refused() {
                 (tmp, dir)
             }
         };
+        // A sandbox that cannot start: nothing of the package's is rendered, so it is not needed.
+        let broken = Sandbox::new(PathBuf::from("false"), Vec::new());
         let started = std::time::Instant::now();
-        assert_eq!(rejection(&dir).code(), "bad_chat_template", "{what}");
+        let v = validate(&dir, &Competition::dev(), &broken).unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            v.chat_template.source,
+            kindred_scoring::template::CHATML,
+            "{what}"
+        );
         assert!(
-            started.elapsed().as_secs() < 30,
+            started.elapsed().as_secs() < 10,
             "{what} took {:?}",
             started.elapsed()
         );
@@ -425,22 +428,5 @@ fn sandbox_memory_cap_holds_where_fuel_does_not() {
     match sb.render_all(&bomb, &[request]) {
         Err(TemplateError::ResourceLimit(status)) => assert!(!status.is_empty()),
         other => panic!("expected the memory cap to kill the render, got {other:?}"),
-    }
-}
-
-#[test]
-fn a_sandbox_that_cannot_work_is_our_fault_not_the_miners() {
-    let (_tmp, dir) = tiny_package(Architecture::Llama);
-    // A sandbox whose child dies whatever it is asked to render (here: `false`), as one broken
-    // by its environment would; the trivial canary template fails too, so nobody blames the
-    // package.
-    let sb = Sandbox::new(PathBuf::from("false"), Vec::new());
-    match validate(&dir, &Competition::dev(), &sb) {
-        Err(ValidateError::Sandbox(e)) => assert!(e.is_infrastructure(), "{e}"),
-        Err(ValidateError::Rejected(r)) => panic!("a broken sandbox was blamed on the miner: {r}"),
-        other => panic!(
-            "expected a sandbox failure, got {:?}",
-            other.map(|v| v.parameters)
-        ),
     }
 }
