@@ -5,7 +5,7 @@ FROM rust:1.95-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p kindred-validator -p kindred-miner -p kindred-chain --bins
+RUN cargo build --release --locked -p kindred-validator -p kindred-miner -p kindred-devnet --bins
 
 FROM debian:bookworm-slim
 # curl is for the compose health checks.

@@ -11,17 +11,17 @@
 //!   commit-reveal hash.
 //! - [`wallet`]: btcli's wallet keyfiles, plaintext and `$NACL`-encrypted.
 //! - [`network`]: `finney`, `test`, `local` or a URL.
+//! - [`shutdown`]: SIGINT/SIGTERM for the long-running processes.
 //! - [`submission`]: the model commitment miners write and validators read, and its content hash.
 //! - [`subtensor`]: the subxt client and its typed errors.
-//! - [`devnet`]: a local subtensor-compatible development chain.
 //! - [`timelock`]: drand timelock encryption (BF-IBE on BLS12-381) as subtensor decrypts it.
 //! - [`timelocked`]: timelocked weight commits: payload, reveal round, sealing.
-//! - [`values`]: SCALE values shaped by runtime metadata (built for the devnet, read by both).
+//! - [`values`]: SCALE values shaped by runtime metadata (read here, built by the devnet crate).
 
 pub mod account;
-pub mod devnet;
 pub mod error;
 pub mod network;
+pub mod shutdown;
 pub mod submission;
 pub mod subnet;
 pub mod subtensor;

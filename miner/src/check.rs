@@ -1,12 +1,61 @@
 //! `miner check`: the validators' own validation code, with a readable report.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use anyhow::Context;
 use candle_core::Device;
 use kindred_scoring::template::Sandbox;
 use kindred_scoring::validate::{LoadError, ValidateError};
 use kindred_scoring::{Competition, Rejection};
 use serde::Serialize;
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The package directory (Hugging Face layout).
+    #[arg(env = "KINDRED_MODEL_DIR")]
+    pub dir: PathBuf,
+    /// Competition to check against (dev, small, medium).
+    #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]
+    pub competition: Competition,
+    /// Print the verdict as one JSON object.
+    #[arg(long, env = "KINDRED_JSON")]
+    pub json: bool,
+}
+
+pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let verdict = check(&args.dir, &args.competition, &sandbox()?).context("checking the package")?;
+    if args.json {
+        println!("{}", serde_json::to_string(&verdict)?);
+    } else {
+        print!("{}", report(&args.dir, &verdict));
+    }
+    Ok(if verdict.is_accepted() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The chat-template sandbox: this very binary, re-run with the sandbox argument.
+pub fn sandbox() -> anyhow::Result<Sandbox> {
+    Sandbox::current_exe().context("locating this binary for the template sandbox")
+}
+
+/// Refuses to go on with a package validators would reject: the step before pushing or
+/// committing, so a miner never spends a commitment on a package that cannot score.
+pub fn require_accepted(dir: &Path, competition: &Competition) -> anyhow::Result<()> {
+    let verdict = check(dir, competition, &sandbox()?).context("checking the package")?;
+    match verdict {
+        Verdict::Accepted { .. } => Ok(()),
+        Verdict::Rejected {
+            message, rejection, ..
+        } => anyhow::bail!(
+            "validators would reject this package ({}): {message}",
+            rejection.code()
+        ),
+    }
+}
 
 /// What `check` concluded about a package.
 #[derive(Debug, Serialize)]

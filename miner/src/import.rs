@@ -1,10 +1,35 @@
 //! `miner import-gguf`: a llama.cpp GGUF file → a Hugging Face package.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use kindred_scoring::ModelConfig;
 use kindred_scoring::gguf::{self, GgufError};
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[arg(env = "KINDRED_GGUF")]
+    pub gguf: PathBuf,
+    /// Output directory for the package.
+    #[arg(env = "KINDRED_OUT_DIR")]
+    pub out: PathBuf,
+}
+
+pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    let ImportArgs { gguf, out } = args;
+    let cfg = import_gguf(&gguf, &out).with_context(|| format!("converting {}", gguf.display()))?;
+    println!(
+        "wrote {} ({}, {} layers, hidden {}, vocab {})",
+        out.display(),
+        cfg.architecture,
+        cfg.num_layers,
+        cfg.hidden_size,
+        cfg.vocab_size
+    );
+    Ok(ExitCode::SUCCESS)
+}
 
 /// Converts with a progress bar on stderr (hidden when stderr is not a terminal).
 pub fn import_gguf(gguf_path: &Path, out_dir: &Path) -> Result<ModelConfig, GgufError> {

@@ -6,12 +6,85 @@
 //! failing the whole command: one validator down must not hide what the others say.
 
 use std::fmt::Write as _;
+use std::process::ExitCode;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use kindred_chain::account::Hotkey;
 use kindred_chain::submission::ModelCommitment;
 use kindred_chain::{Chain, ChainError, Netuid};
 use serde::Serialize;
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The hotkey's SS58 address; without it, the wallet's hotkey.
+    #[arg(long, env = "KINDRED_HOTKEY")]
+    pub hotkey: Option<Hotkey>,
+    /// A validator's API base URL (repeat, or separate with commas, for several).
+    #[arg(long = "validator-url", env = "KINDRED_VALIDATOR_URL", value_delimiter = ',')]
+    pub validator_urls: Vec<String>,
+    #[command(flatten)]
+    pub chain: crate::chain::ChainArgs,
+    /// Print one JSON object.
+    #[arg(long, env = "KINDRED_JSON")]
+    pub json: bool,
+}
+
+pub fn run(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    let StatusArgs {
+        hotkey,
+        validator_urls,
+        chain: chain_args,
+        json,
+    } = args;
+    let hotkey = match hotkey {
+        Some(hotkey) => hotkey,
+        None => chain_args.signer()?.hotkey(),
+    };
+    let report = crate::chain::runtime()?.block_on(async {
+        let chain = kindred_chain::subtensor::Subtensor::connect(&chain_args.network)
+            .await
+            .context("connecting to the chain")?;
+        status(&chain, chain_args.netuid(), &hotkey, &validator_urls).await
+    })?;
+    if json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    // Exit 1 when a validator could not be read, so scripts notice.
+    Ok(if report.validators.iter().any(|v| v.error.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Everything `miner status` reports for `hotkey`: the chain's view, then each validator's.
+pub async fn status<C: Chain + ?Sized>(
+    chain: &C,
+    netuid: Netuid,
+    hotkey: &Hotkey,
+    validator_urls: &[String],
+) -> anyhow::Result<Status> {
+    let on_chain = chain_status(chain, netuid, hotkey)
+        .await
+        .context("reading the chain")?;
+    let client = validator_client()?;
+    let validators = futures::future::join_all(
+        validator_urls
+            .iter()
+            .map(|u| validator_report(&client, u, hotkey)),
+    )
+    .await;
+    Ok(Status {
+        hotkey: hotkey.to_string(),
+        netuid: netuid.0,
+        chain: on_chain,
+        validators,
+    })
+}
 
 /// Answers from a validator are read only this far.
 const MAX_VALIDATOR_BODY: usize = 8 * 1024 * 1024;

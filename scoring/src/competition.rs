@@ -131,3 +131,17 @@ impl Competition {
         self.tokenizers.iter().find(|t| &t.hash == hash)
     }
 }
+
+/// A competition name that is not a built-in one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown competition `{0}` (known: dev, small, medium)")]
+pub struct UnknownCompetition(pub String);
+
+/// Parsed once where a name enters (a CLI flag, a commitment), so later code holds the rules.
+impl std::str::FromStr for Competition {
+    type Err = UnknownCompetition;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Self::by_name(name).ok_or_else(|| UnknownCompetition(name.chars().take(64).collect()))
+    }
+}

@@ -188,15 +188,6 @@ pub fn score_answer(item: &EqItem, text: &str, revise: bool) -> AnswerOutcome {
     }
 }
 
-/// Kindred's competition score for a generated answer, 0..1: the v2 per-question score mapped
-/// by [`crate::spec::ScoringSpec::eq_item_score`], and 0 when the answer does not parse (where
-/// the reference would merely drop the item from its average).
-pub fn competition_item_score(spec: &crate::spec::ScoringSpec, item: &EqItem, text: &str) -> f64 {
-    score_answer(item, text, false)
-        .score
-        .map_or(0.0, |s| spec.eq_item_score(item, s))
-}
-
 /// The run aggregate, as the reference reports it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunSummary {
@@ -325,27 +316,6 @@ mod tests {
             .map(|c| intensity_score(&it, &[c as f32; 4]))
             .fold(f64::NEG_INFINITY, f64::max);
         assert!(constant_baseline(&it) >= best_whole);
-    }
-
-    #[test]
-    fn competition_scores_unparseable_answers_zero() {
-        use crate::spec::ScoringSpec;
-        for spec in [ScoringSpec::v1(), ScoringSpec::current()] {
-            let score = |text| competition_item_score(&spec, &item(), text);
-            assert_eq!(
-                score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 7"),
-                1.0
-            );
-            let off = score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 9");
-            assert!(off > 0.5 && off < 1.0, "{off}");
-            assert_eq!(score("I would rather not say."), 0.0);
-            let wrong = score("Remorseful: 10\nIndifferent: 0\nAffectionate: 10\nAnnoyed: 0");
-            assert_eq!(wrong, 0.0, "very wrong clamps at 0");
-        }
-        let hedge = "Remorseful: 3\nIndifferent: 3\nAffectionate: 3\nAnnoyed: 3";
-        let part = |spec: ScoringSpec| spec.eq_part(&[competition_item_score(&spec, &item(), hedge)]);
-        assert!(part(ScoringSpec::v1()) > 20.0);
-        assert_eq!(part(ScoringSpec::current()), 0.0);
     }
 
     #[test]

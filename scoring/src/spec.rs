@@ -103,8 +103,8 @@ impl ScoringSpec {
     pub fn v1() -> Self {
         Self {
             version: 1,
-            eq_suite: "kindred-eq-v1".into(),
-            dialogue_suite: "kindred-dialogue-v1".into(),
+            eq_suite: crate::suites::EQ_BANK_VERSION.into(),
+            dialogue_suite: crate::suites::DIALOGUE_VERSION.into(),
             eq_items: 32,
             eq_mode: EqMode::Logits,
             eq_scale: EqScale::Absolute,
@@ -183,6 +183,15 @@ impl ScoringSpec {
         }
     }
 
+    /// The score of a generated answer (the generate mode), 0..1: the EQ-Bench v2 per-question
+    /// score mapped by [`Self::eq_item_score`], and 0 when the answer does not parse (where the
+    /// reference would merely drop the item from its average).
+    pub fn generated_answer_score(&self, item: &crate::eq::EqItem, text: &str) -> f64 {
+        crate::eqbench::score_answer(item, text, false)
+            .score
+            .map_or(0.0, |s| self.eq_item_score(item, s))
+    }
+
     /// Skill over the best constant answer, −1..=1 (see [`EqScale::OverConstant`]).
     fn skill(item: &crate::eq::EqItem, question_score: f64) -> f64 {
         let baseline = crate::eqbench::constant_baseline(item);
@@ -216,6 +225,42 @@ impl ScoringSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn eq_item() -> crate::eq::EqItem {
+        crate::eq::EqItem {
+            id: "1".into(),
+            characters: vec!["Robert".into()],
+            subject: "Robert".into(),
+            dialogue: "Robert: hi".into(),
+            emotions: [
+                "Remorseful".into(),
+                "Indifferent".into(),
+                "Affectionate".into(),
+                "Annoyed".into(),
+            ],
+            reference: [0.0, 6.0, 0.0, 7.0],
+        }
+    }
+
+    #[test]
+    fn generated_answers_that_do_not_parse_score_zero() {
+        for spec in [ScoringSpec::v1(), ScoringSpec::current()] {
+            let score = |text| spec.generated_answer_score(&eq_item(), text);
+            assert_eq!(
+                score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 7"),
+                1.0
+            );
+            let off = score("Remorseful: 0\nIndifferent: 6\nAffectionate: 0\nAnnoyed: 9");
+            assert!(off > 0.5 && off < 1.0, "{off}");
+            assert_eq!(score("I would rather not say."), 0.0);
+            let wrong = score("Remorseful: 10\nIndifferent: 0\nAffectionate: 10\nAnnoyed: 0");
+            assert_eq!(wrong, 0.0, "very wrong clamps at 0");
+        }
+        let hedge = "Remorseful: 3\nIndifferent: 3\nAffectionate: 3\nAnnoyed: 3";
+        let part = |spec: ScoringSpec| spec.eq_part(&[spec.generated_answer_score(&eq_item(), hedge)]);
+        assert!(part(ScoringSpec::v1()) > 20.0);
+        assert_eq!(part(ScoringSpec::current()), 0.0);
+    }
 
     #[test]
     fn every_known_spec_is_found_by_its_own_version() {

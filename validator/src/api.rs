@@ -135,9 +135,7 @@ pub async fn leaderboard(store: &Store) -> Result<Vec<LeaderRow>, StoreError> {
     let latest = store.latest_per_hotkey().await?;
     let scored = store.scored().await?;
     let weights = store.weight_sets(20).await?;
-    let last_weights = weights
-        .iter()
-        .find(|w| matches!(w.status.as_str(), "included" | "revealed"));
+    let last_weights = weights.iter().find(|w| w.status.is_applied());
     let weight_total: f64 = last_weights
         .map(|w| w.weights.iter().map(|&(_, v)| f64::from(v)).sum())
         .unwrap_or(0.0);
@@ -178,7 +176,7 @@ pub async fn leaderboard(store: &Store) -> Result<Vec<LeaderRow>, StoreError> {
                 }),
                 weight,
                 incentive: n.incentive,
-                status: newest.map_or("none".to_owned(), |s| s.status.clone()),
+                status: newest.map_or("none".to_owned(), |s| s.status.to_string()),
                 reason: newest.and_then(|s| s.reason.clone()),
                 submission: newest.map(|s| s.id),
             }

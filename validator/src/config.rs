@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use candle_core::Device;
-use kindred_benchmarks::suites;
 use kindred_chain::wallet::{Wallet, default_wallets_dir};
 use kindred_chain::{Netuid, Network};
 use kindred_scoring::ScoringSpec;
@@ -17,7 +16,7 @@ use kindred_scoring::evaluate::Suites;
 use kindred_scoring::template::Sandbox;
 use serde::Deserialize;
 
-use crate::hub::{HfHub, HfHubConfig, Hubs, LocalHub, ModelHub};
+use kindred_hub::{HfHub, HfHubConfig, Hubs, LocalHub, ModelHub};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,7 +35,7 @@ pub enum ConfigError {
     #[error("hub `{id}`: {source}")]
     HubSetup {
         id: String,
-        source: crate::hub::HubError,
+        source: kindred_hub::HubError,
     },
     #[error("device: {0}")]
     Candle(#[from] candle_core::Error),
@@ -241,22 +240,11 @@ impl Settings {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum SuiteError {
-    #[error("bundled EQ bank: {0}")]
-    Eq(#[from] kindred_scoring::eq::EqError),
-    #[error("bundled dialogues: {0}")]
-    Dialogues(#[from] serde_json::Error),
-}
+pub use kindred_scoring::suites::SuiteError;
 
 /// The bundled suites (the versions `ScoringSpec::current` names).
 pub fn bundled_suites() -> Result<Suites, SuiteError> {
-    Ok(Suites {
-        eq: suites::eq_bank()?,
-        eq_version: suites::EQ_BANK_VERSION.into(),
-        dialogues: suites::dialogues()?,
-        dialogue_version: suites::DIALOGUE_VERSION.into(),
-    })
+    kindred_scoring::suites::bundled()
 }
 
 /// The template sandbox: this executable, re-run with the sandbox argument.

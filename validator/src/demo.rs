@@ -22,11 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kindred_chain::account::Hotkey;
-use kindred_chain::devnet::{Devnet, DevnetConfig, DevnetError, Spawned};
 use kindred_chain::submission::{ModelCommitment, salted_hash};
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
 use kindred_chain::{Chain, ChainError, Netuid, Network};
+use kindred_devnet::{Devnet, DevnetConfig, DevnetError, Spawned};
 use kindred_scoring::finetune::{Corpus, FinetuneError, FinetuneSettings, Trainer};
 use kindred_scoring::tiny::TinySpec;
 use kindred_scoring::weigh::WeighConfig;
@@ -34,13 +34,13 @@ use kindred_scoring::{Architecture, ScoringSpec};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::evaluate::Evaluator;
 use crate::fetch::{FetchConfig, Fetcher};
-use crate::hub::{HubError, Hubs, LocalHub};
 use crate::metrics::Metrics;
 use crate::service::{ServiceConfig, ServiceError, Validator};
 use crate::store::{Store, StoreError};
 use crate::weights::WeightSetter;
+use kindred_hub::{HubError, Hubs, LocalHub, RepoId};
+use kindred_scoring::evaluator::Evaluator;
 
 const NET: Netuid = Netuid(1);
 
@@ -130,12 +130,12 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
             .await?;
         let package = models.join(miner.name);
         miner.package.write(&trained, &package)?;
-        let repo = format!("{}/tiny-roleplay", miner.name);
+        let repo = RepoId::parse(&format!("{}/tiny-roleplay", miner.name)).map_err(HubError::from)?;
         let published = hub.publish(&package, &repo)?;
         let commitment = ModelCommitment {
             competition: "dev".into(),
             hub: "local".into(),
-            repo: repo.clone(),
+            repo: repo.to_string(),
             revision: published.revision,
             hash: salted_hash(&published.digest, &Hotkey(signer.public())),
         };
@@ -195,17 +195,17 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
         let mut settled_at = None;
         loop {
             let latest = store.latest_per_hotkey().await?;
-            let all_in =
-                latest.len() >= miners && latest.iter().all(|s| s.status != crate::store::status::QUEUED);
+            let all_in = latest.len() >= miners
+                && latest
+                    .iter()
+                    .all(|s| s.status != crate::store::SubmissionStatus::Queued);
             // Weights on chain after everyone settled: set directly, or (commit-reveal being the
             // devnet's default, as subtensor's) revealed by the chain; a timelocked commit alone
             // moves `LastUpdate` too, so the weights row is what says they are in.
             let sets = store.weight_sets(5).await?;
             let landed = |at: u64| {
-                sets.iter().any(|s| {
-                    matches!(s.status.as_str(), "included" | "revealed")
-                        && s.done_block.is_some_and(|b| b > at)
-                })
+                sets.iter()
+                    .any(|s| s.status.is_applied() && s.done_block.is_some_and(|b| b > at))
             };
             match settled_at {
                 None if all_in => settled_at = Some(node.best().number),
@@ -251,7 +251,7 @@ pub async fn run(options: DemoOptions, cancel: CancellationToken) -> Result<(), 
 
 /// The validator's last weights update block and weights `(uid, u16 weight)` as the devnet
 /// holds them.
-fn chain_weights(node: &kindred_chain::devnet::node::Node, validator: &[u8; 32]) -> (u64, Vec<(u16, u16)>) {
+fn chain_weights(node: &kindred_devnet::node::Node, validator: &[u8; 32]) -> (u64, Vec<(u16, u16)>) {
     node.with_state(|s| {
         let subnet = &s.subnets[&NET.0];
         subnet

@@ -18,89 +18,26 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use kindred_chain::account::Hotkey;
 use kindred_chain::submission::{ModelCommitment, content_digest, salted_hash};
 use kindred_scoring::Competition;
 use kindred_scoring::package::{
-    CONFIG, SHARD_INDEX, SINGLE_WEIGHTS, TOKENIZER, TOKENIZER_CONFIG, is_shard_name,
+    CONFIG, SHARD_INDEX, SINGLE_WEIGHTS, TOKENIZER, TOKENIZER_CONFIG, is_package_file, is_shard_name,
 };
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::hub::{HubError, HubFile, ModelHub};
+use kindred_hub::hash::sha256_file;
+use kindred_hub::{HashError, HubError, HubFile, ModelHub, RepoId, RetryPolicy, Revision};
 
 /// Weight formats a miner may have pushed instead of safetensors; named in the rejection so the
 /// miner knows to convert rather than wonder why nothing was found.
 const FOREIGN_WEIGHTS: [&str; 9] = [
     ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".ggml", ".h5", ".msgpack", ".pkl",
 ];
-
-pub use kindred_scoring::package::is_package_file;
-
-/// A package directory read from our own disk failed.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {source}")]
-pub struct HashError {
-    pub path: PathBuf,
-    #[source]
-    pub source: std::io::Error,
-}
-
-/// The content identity of a package directory.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PackageHashes {
-    /// `content_digest` over `files`.
-    pub digest: [u8; 32],
-    /// Each package file's name and sha256, sorted by name.
-    pub files: Vec<(String, [u8; 32])>,
-}
-
-fn sha256_file(path: &Path) -> Result<[u8; 32], HashError> {
-    let err = |source| HashError {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(err)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).map_err(err)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().into())
-}
-
-/// Hashes the package files in `dir` (other files are skipped) the way a validator will, so a
-/// miner can compute the hash to commit before publishing.
-pub fn hash_package(dir: &Path) -> Result<PackageHashes, HashError> {
-    let err = |source| HashError {
-        path: dir.to_path_buf(),
-        source,
-    };
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(err)? {
-        let entry = entry.map_err(err)?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if !is_package_file(&name) || !entry.path().is_file() {
-            continue;
-        }
-        files.push((name, sha256_file(&entry.path())?));
-    }
-    files.sort();
-    Ok(PackageHashes {
-        digest: content_digest(&files),
-        files,
-    })
-}
 
 /// Why a fetch failed: the miner's submission (record it, never retry) or our side (retry later,
 /// never score).
@@ -146,7 +83,7 @@ impl From<HubError> for FetchError {
             HubError::NotFound { .. } => "hub_not_found",
             HubError::TooLarge { .. } => "body_too_large",
             HubError::BadListing { .. } => "bad_listing",
-            HubError::BadName { .. } => "bad_hub_name",
+            HubError::BadName(_) => "bad_hub_name",
             _ => return FetchError::Hub(e),
         };
         FetchError::rejected(code, e.to_string())
@@ -212,24 +149,27 @@ mod hex_bytes {
     }
 }
 
+/// A commitment with its hub names parsed.
+#[derive(Clone, Copy)]
+struct Pinned<'a> {
+    c: &'a ModelCommitment,
+    repo: &'a RepoId,
+    revision: &'a Revision,
+}
+
 /// Settings for a [`Fetcher`].
 #[derive(Clone, Debug)]
 pub struct FetchConfig {
     pub cache_dir: PathBuf,
-    /// Tries per hub call (listing, each file) before an infrastructure error is returned.
-    pub attempts: u32,
-    /// First wait between tries; doubled after each, up to `max_backoff`.
-    pub backoff: Duration,
-    pub max_backoff: Duration,
+    /// How hub calls (the listing, each file) are retried after an infrastructure error.
+    pub retry: RetryPolicy,
 }
 
 impl FetchConfig {
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
         FetchConfig {
             cache_dir: cache_dir.into(),
-            attempts: 5,
-            backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 }
@@ -237,7 +177,7 @@ impl FetchConfig {
 /// Fetches and verifies packages; cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Fetcher {
-    hubs: crate::hub::Hubs,
+    hubs: kindred_hub::Hubs,
     cfg: FetchConfig,
     /// One permit per file download in flight, shared with every other fetch that holds it.
     downloads: Arc<Semaphore>,
@@ -247,7 +187,7 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    pub fn new(hubs: crate::hub::Hubs, cfg: FetchConfig, downloads: Arc<Semaphore>) -> Self {
+    pub fn new(hubs: kindred_hub::Hubs, cfg: FetchConfig, downloads: Arc<Semaphore>) -> Self {
         Fetcher {
             hubs,
             cfg,
@@ -285,10 +225,18 @@ impl Fetcher {
             commitment.repo,
             commitment.revision_hex()
         );
+        // The commitment's names reach URLs and our disk: parsed once, here.
+        let repo = RepoId::parse(&commitment.repo).map_err(HubError::from)?;
+        let revision = Revision(commitment.revision);
         let lock = self.revision_lock(&key);
         let result = {
             let _held = lock.lock().await;
-            self.fetch_locked(hub.as_ref(), commitment, hotkey, competition)
+            let pinned = Pinned {
+                c: commitment,
+                repo: &repo,
+                revision: &revision,
+            };
+            self.fetch_locked(hub.as_ref(), &pinned, hotkey, competition)
                 .await
         };
         self.release_lock(&key, lock);
@@ -333,19 +281,19 @@ impl Fetcher {
     async fn fetch_locked(
         &self,
         hub: &dyn ModelHub,
-        c: &ModelCommitment,
+        pinned: &Pinned<'_>,
         hotkey: &Hotkey,
         competition: &Competition,
     ) -> Result<Fetched, FetchError> {
-        let revision = c.revision_hex();
+        let Pinned { c, repo, revision } = *pinned;
         if let Some(record) = self.cached(c).await {
             check_author(c, hotkey, &record.digest)?;
             return Ok(self.fetched(record, true));
         }
 
         let listing = self
-            .retrying(&format!("listing {}@{revision}", c.repo), || {
-                hub.resolve(&c.repo, &revision)
+            .retrying(&format!("listing {repo}@{revision}"), || {
+                hub.resolve(repo, revision)
             })
             .await?;
         let wanted = plan(&c.repo, &listing, competition)?;
@@ -357,7 +305,7 @@ impl Fetcher {
         let downloaded = futures::future::try_join_all(
             wanted
                 .iter()
-                .map(|file| self.download_file(hub, c, &revision, file, &staging)),
+                .map(|file| self.download_file(hub, pinned, file, &staging)),
         )
         .await;
         if let Err(e) = downloaded {
@@ -406,8 +354,7 @@ impl Fetcher {
     async fn download_file(
         &self,
         hub: &dyn ModelHub,
-        c: &ModelCommitment,
-        revision: &str,
+        pinned: &Pinned<'_>,
         file: &HubFile,
         staging: &Path,
     ) -> Result<(), FetchError> {
@@ -419,15 +366,15 @@ impl Fetcher {
         {
             return Ok(());
         }
-        let what = format!("{}@{revision}/{}", c.repo, file.path);
+        let Pinned { repo, revision, .. } = *pinned;
+        let what = format!("{repo}@{revision}/{}", file.path);
         let got = self
             .retrying(&what, || async {
                 let _permit = self.downloads.acquire().await.map_err(|_| HubError::Io {
                     path: dest.clone(),
                     source: std::io::Error::other("download limiter closed"),
                 })?;
-                hub.download(&c.repo, revision, &file.path, &dest, file.size)
-                    .await
+                hub.download(repo, revision, &file.path, &dest, file.size).await
             })
             .await?;
         if got != file.size {
@@ -442,27 +389,14 @@ impl Fetcher {
         Ok(())
     }
 
-    /// Runs a hub call, retrying infrastructure errors with exponential backoff; miner-fault
-    /// errors are final at once.
-    async fn retrying<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, HubError>
+    /// Runs a hub call through the retry policy: infrastructure errors are tried again,
+    /// miner-fault errors are final at once.
+    async fn retrying<T, F, Fut>(&self, what: &str, call: F) -> Result<T, HubError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, HubError>>,
     {
-        let mut delay = self.cfg.backoff;
-        let mut attempt = 1;
-        loop {
-            match call().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_miner_fault() || attempt >= self.cfg.attempts => return Err(e),
-                Err(e) => {
-                    tracing::warn!(%what, attempt, error = %e, retry_in = ?delay, "hub call failed");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.cfg.max_backoff);
-                    attempt += 1;
-                }
-            }
-        }
+        self.cfg.retry.run(what, call).await.map_err(|(e, _)| e)
     }
 
     /// Moves a verified staging directory into the cache and records the revision.

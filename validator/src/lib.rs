@@ -2,10 +2,11 @@
 //!
 //! `sync → fetch → verify → evaluate → store → weigh → set weights`, each a module:
 //! - [`sync`]: metagraph and commitments → stored submissions (unparseable ones rejected).
-//! - [`hub`]: the `ModelHub` boundary: the Hugging Face hub protocol and a local directory hub.
-//! - [`fetch`]: a commitment → a hash-verified package in the content-addressed cache.
-//! - [`evaluate`]: a verified package → validated, loaded, scored with the epoch seed; failures
-//!   sorted into the miner's fault and ours.
+//! - [`fetch`]: a commitment → a hash-verified package in the content-addressed cache, through
+//!   the hubs of `kindred_hub`.
+//! - evaluate: a verified package → `kindred_scoring::evaluator` (validated, loaded, scored
+//!   with the epoch seed; failures sorted into the miner's fault and ours), run by [`service`]
+//!   on a blocking thread.
 //! - [`store`]: submissions, evaluations, rejections, the chain's view and weight attempts in SQL
 //!   (SQLite by default, PostgreSQL by URL).
 //! - [`weights`]: stored scores → `scoring::weigh` → set (or commit and reveal) weights.
@@ -21,9 +22,7 @@ pub mod api;
 pub mod config;
 pub mod demo;
 pub mod eqbench;
-pub mod evaluate;
 pub mod fetch;
-pub mod hub;
 pub mod metrics;
 pub mod replay;
 pub mod service;

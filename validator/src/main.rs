@@ -56,7 +56,7 @@ enum Command {
         dir: PathBuf,
         /// Competition whose rules the package must meet.
         #[arg(long, env = "KINDRED_COMPETITION", default_value = "small")]
-        competition: String,
+        competition: kindred_scoring::Competition,
         /// Epoch seed as hex (default: a fixed seed, so runs compare).
         #[arg(long, env = "KINDRED_SEED", default_value = "6b696e64726564")]
         seed: String,
@@ -136,7 +136,7 @@ fn main() -> ExitCode {
             seed,
             json,
             settings,
-        } => kindred_validator::replay::evaluate_dir(&settings, &dir, &competition, &seed, json)
+        } => kindred_validator::replay::evaluate_dir(&settings, &dir, &competition.name, &seed, json)
             .map_err(Into::into),
         Command::Demo {
             dir,
@@ -194,7 +194,7 @@ fn demo(options: kindred_validator::demo::DemoOptions) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            kindred_chain::shutdown::signal().await;
             on_signal.cancel();
         });
         kindred_validator::demo::run(options, cancel)
@@ -212,30 +212,10 @@ fn service(args: ServiceArgs, weights: bool) -> anyhow::Result<()> {
         let cancel = CancellationToken::new();
         let on_signal = cancel.clone();
         tokio::spawn(async move {
-            shutdown_signal().await;
+            kindred_chain::shutdown::signal().await;
             tracing::info!("stopping: finishing up");
             on_signal.cancel();
         });
         validator.run(cancel).await.context("validator stopped")
     })
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -8,9 +8,9 @@ use std::path::Path;
 use kindred_scoring::{Evaluation, ScoringSpec};
 
 use crate::config::Settings;
-use crate::evaluate::EvalFailure;
 use crate::service::{BuildError, evaluator};
 use crate::store::{Store, StoreError};
+use kindred_scoring::evaluator::EvalFailure;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -65,34 +65,9 @@ pub fn evaluate_dir(
         }
         writeln!(out, "{value}")?;
     } else {
-        print_evaluation(&mut out, &evaluation)?;
+        write!(out, "{}", kindred_scoring::evaluator::report(&evaluation))?;
     }
     Ok(())
-}
-
-fn print_evaluation(out: &mut impl Write, e: &Evaluation) -> std::io::Result<()> {
-    writeln!(out, "score        {:.6}", e.total)?;
-    writeln!(out, "eq           {:.2} / 100 ({} items)", e.eq_score, e.eq_items)?;
-    writeln!(
-        out,
-        "dialogue     {:.4} bits/byte → {:.4} ({} units)",
-        e.dialogue_bpb, e.dialogue_score, e.dialogue_units
-    )?;
-    for g in &e.gates {
-        writeln!(
-            out,
-            "gate         {} {}{}",
-            g.name,
-            if g.passed { "passed" } else { "FAILED" },
-            if g.detail.is_empty() {
-                String::new()
-            } else {
-                format!(": {}", g.detail)
-            }
-        )?;
-    }
-    writeln!(out, "seed         {}", e.seed_hex)?;
-    writeln!(out, "spec         {}", e.spec_version)
 }
 
 /// Redo submission `id`'s evaluation and report whether every figure matches the stored one.
@@ -101,7 +76,7 @@ pub async fn replay(settings: &Settings, id: i64) -> Result<(), ReplayError> {
     let row = store.submission(id).await?.ok_or(ReplayError::NoSubmission(id))?;
     let stored: Evaluation = match &row.evaluation {
         Some(v) => serde_json::from_value(v.clone())?,
-        None => return Err(ReplayError::NotScored(id, row.status.clone())),
+        None => return Err(ReplayError::NotScored(id, row.status.to_string())),
     };
     let digest = row
         .digest

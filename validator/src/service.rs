@@ -18,12 +18,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::api::{self, ApiState};
-use crate::evaluate::{EvalFailure, Evaluator};
 use crate::fetch::{FetchError, Fetched, Fetcher};
 use crate::metrics::{Metrics, outcome};
 use crate::store::{Claimed, Store, StoreError};
 use crate::sync::{epoch_seed, sync};
 use crate::weights::{Round, WeightSetter};
+use kindred_scoring::evaluator::{EvalFailure, Evaluator};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

@@ -32,6 +32,8 @@ pub enum StoreError {
     Url(String),
     #[error("stored JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("stored {what} `{value}` is not one this build knows")]
+    Unknown { what: &'static str, value: String },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,13 +42,72 @@ pub enum Backend {
     Postgres,
 }
 
-/// Submission states. `queued` waits for (or is in) fetch and evaluation; the others are final.
-pub mod status {
-    pub const QUEUED: &str = "queued";
-    pub const SCORED: &str = "scored";
-    pub const REJECTED: &str = "rejected";
-    /// Identical content committed earlier by another hotkey.
-    pub const DUPLICATE: &str = "duplicate";
+/// A closed set stored as its lowercase name: written with `as_str`, read back with `FromStr`, so
+/// a row holding anything else is a typed error rather than a silently wrong comparison.
+macro_rules! stored_names {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vdoc])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = StoreError;
+            fn from_str(s: &str) -> Result<Self, StoreError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(StoreError::Unknown { what: $what, value: other.chars().take(64).collect() }),
+                }
+            }
+        }
+    };
+}
+
+stored_names! {
+    /// Where a submission stands. `Queued` waits for (or is in) fetch and evaluation; the others
+    /// are final.
+    SubmissionStatus, "submission status" {
+        Queued = "queued",
+        Scored = "scored",
+        Rejected = "rejected",
+        /// Identical content committed earlier by another hotkey.
+        Duplicate = "duplicate",
+    }
+}
+
+stored_names! {
+    /// How a weight attempt ended (or that it has not yet).
+    WeightOutcome, "weight outcome" {
+        Pending = "pending",
+        /// `set_weights` is in a block.
+        Included = "included",
+        /// A commit is in a block; the weights await their reveal.
+        Committed = "committed",
+        /// The chain applied the committed weights.
+        Revealed = "revealed",
+        Failed = "failed",
+    }
+}
+
+impl WeightOutcome {
+    /// The weights are on chain.
+    pub fn is_applied(self) -> bool {
+        matches!(self, WeightOutcome::Included | WeightOutcome::Revealed)
+    }
 }
 
 /// A schema change, written once: `{ID}` stands for each backend's identity column.
@@ -162,7 +223,7 @@ pub struct SubmissionRow {
     pub repo: Option<String>,
     pub revision: Option<String>,
     pub digest: Option<String>,
-    pub status: String,
+    pub status: SubmissionStatus,
     pub reason_code: Option<String>,
     pub reason: Option<String>,
     pub duplicate_of: Option<i64>,
@@ -295,10 +356,11 @@ impl Store {
         rejection: Option<(&str, &str)>,
     ) -> Result<Option<i64>, StoreError> {
         let status = if rejection.is_some() {
-            status::REJECTED
+            SubmissionStatus::Rejected
         } else {
-            status::QUEUED
-        };
+            SubmissionStatus::Queued
+        }
+        .as_str();
         let p = s.parsed.as_ref();
         let row = sqlx::query(
             "INSERT INTO submissions (hotkey, uid, registered_at, commit_block, commitment, competition, hub, repo, \
@@ -584,7 +646,7 @@ impl Store {
             repo: r.get(6),
             revision: r.get(7),
             digest: r.get(8),
-            status: r.get(9),
+            status: r.get::<String, _>(9).parse()?,
             reason_code: r.get(10),
             reason: r.get(11),
             duplicate_of: r.get(12),
@@ -651,12 +713,12 @@ impl Store {
     pub async fn finish_weights(
         &self,
         id: i64,
-        status: &str,
+        status: WeightOutcome,
         detail: &str,
         block: Option<u64>,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE weight_sets SET status = $1, detail = $2, done_block = $3 WHERE id = $4")
-            .bind(status)
+            .bind(status.as_str())
             .bind(detail)
             .bind(block.map(|b| b as i64))
             .bind(id)
@@ -682,7 +744,7 @@ impl Store {
                     mode: r.get(2),
                     weights: serde_json::from_str(r.get::<&str, _>(3))?,
                     version_key: r.get::<i64, _>(4) as u64,
-                    status: r.get(5),
+                    status: r.get::<String, _>(5).parse()?,
                     detail: r.get(6),
                     salt: r.get(7),
                     done_block: r.get::<Option<i64>, _>(8).map(|b| b as u64),
@@ -699,7 +761,7 @@ pub struct WeightSetRow {
     pub mode: String,
     pub weights: Vec<(u16, u16)>,
     pub version_key: u64,
-    pub status: String,
+    pub status: WeightOutcome,
     pub detail: Option<String>,
     pub salt: Option<String>,
     pub done_block: Option<u64>,

@@ -16,7 +16,7 @@ use kindred_chain::{Chain, ChainError, Netuid, Uid};
 use kindred_scoring::weigh::{Entry, WeighConfig, WeighError, WeighState, weigh};
 use tracing::{info, warn};
 
-use crate::store::{Scored, Store, StoreError};
+use crate::store::{Scored, Store, StoreError, WeightOutcome};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
@@ -194,7 +194,12 @@ impl WeightSetter {
             match chain.commit_weights(&self.signer, self.netuid, hash).await {
                 Ok(included) => {
                     store
-                        .finish_weights(attempt, "committed", "awaiting reveal", Some(included.block.0))
+                        .finish_weights(
+                            attempt,
+                            WeightOutcome::Committed,
+                            "awaiting reveal",
+                            Some(included.block.0),
+                        )
                         .await?;
                     info!(block = included.block.0, n = weights.len(), "weights committed");
                     self.pending = Some(Pending::Reveal {
@@ -209,7 +214,7 @@ impl WeightSetter {
                 }
                 Err(e) => {
                     store
-                        .finish_weights(attempt, "failed", &e.to_string(), None)
+                        .finish_weights(attempt, WeightOutcome::Failed, &e.to_string(), None)
                         .await?;
                     warn!(error = %e, "commit failed");
                     Ok(Round::Failed(e.to_string()))
@@ -225,7 +230,7 @@ impl WeightSetter {
             {
                 Ok(included) => {
                     store
-                        .finish_weights(attempt, "included", "set", Some(included.block.0))
+                        .finish_weights(attempt, WeightOutcome::Included, "set", Some(included.block.0))
                         .await?;
                     info!(block = included.block.0, n = weights.len(), "weights set");
                     Ok(Round::Set {
@@ -235,7 +240,7 @@ impl WeightSetter {
                 }
                 Err(e) => {
                     store
-                        .finish_weights(attempt, "failed", &e.to_string(), None)
+                        .finish_weights(attempt, WeightOutcome::Failed, &e.to_string(), None)
                         .await?;
                     warn!(error = %e, "set weights failed");
                     Ok(Round::Failed(e.to_string()))
@@ -270,7 +275,7 @@ impl WeightSetter {
             Ok(s) => s,
             Err(e) => {
                 store
-                    .finish_weights(attempt, "failed", &e.to_string(), None)
+                    .finish_weights(attempt, WeightOutcome::Failed, &e.to_string(), None)
                     .await?;
                 warn!(error = %e, "cannot seal weights");
                 return Ok(Round::Failed(e.to_string()));
@@ -292,7 +297,7 @@ impl WeightSetter {
                     first_reveal.0
                 );
                 store
-                    .finish_weights(attempt, "committed", &detail, Some(included.block.0))
+                    .finish_weights(attempt, WeightOutcome::Committed, &detail, Some(included.block.0))
                     .await?;
                 info!(
                     block = included.block.0,
@@ -314,7 +319,7 @@ impl WeightSetter {
             }
             Err(e) => {
                 store
-                    .finish_weights(attempt, "failed", &e.to_string(), None)
+                    .finish_weights(attempt, WeightOutcome::Failed, &e.to_string(), None)
                     .await?;
                 warn!(error = %e, "timelocked commit failed");
                 Ok(Round::Failed(e.to_string()))
@@ -347,7 +352,12 @@ impl WeightSetter {
             .unwrap_or(0);
         if last_update >= first_reveal {
             store
-                .finish_weights(attempt, "revealed", "revealed by the chain", Some(last_update))
+                .finish_weights(
+                    attempt,
+                    WeightOutcome::Revealed,
+                    "revealed by the chain",
+                    Some(last_update),
+                )
                 .await?;
             self.pending = None;
             info!(block = last_update, "timelocked weights revealed");
@@ -355,7 +365,9 @@ impl WeightSetter {
         }
         if block > first_reveal + tempo + 1 {
             let detail = format!("not revealed by block {block}: dropped by the chain");
-            store.finish_weights(attempt, "failed", &detail, None).await?;
+            store
+                .finish_weights(attempt, WeightOutcome::Failed, &detail, None)
+                .await?;
             self.pending = None;
             warn!(block, first_reveal, "timelocked commit was not revealed");
             return Ok(Round::Failed(detail));
@@ -378,7 +390,12 @@ impl WeightSetter {
         {
             Ok(included) => {
                 store
-                    .finish_weights(attempt, "revealed", "revealed", Some(included.block.0))
+                    .finish_weights(
+                        attempt,
+                        WeightOutcome::Revealed,
+                        "revealed",
+                        Some(included.block.0),
+                    )
                     .await?;
                 self.pending = None;
                 info!(block = included.block.0, "weights revealed");
@@ -390,7 +407,12 @@ impl WeightSetter {
             }
             Err(e) => {
                 store
-                    .finish_weights(attempt, "failed", &format!("reveal at {block}: {e}"), None)
+                    .finish_weights(
+                        attempt,
+                        WeightOutcome::Failed,
+                        &format!("reveal at {block}: {e}"),
+                        None,
+                    )
                     .await?;
                 self.pending = None;
                 Ok(Round::Failed(e.to_string()))

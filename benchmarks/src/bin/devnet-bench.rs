@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use kindred_chain::devnet::{Devnet, DevnetConfig, Spawned};
 use kindred_chain::subnet::Netuid;
 use kindred_chain::subtensor::{Subtensor, calls};
 use kindred_chain::wallet::Signer;
 use kindred_chain::{Chain, Network};
+use kindred_devnet::{Devnet, DevnetConfig, Spawned};
 use subxt::dynamic::Value;
 use subxt::rpcs::{RpcClient, rpc_params};
 use tokio_util::sync::CancellationToken;
@@ -54,7 +54,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Transfers pre-signed by each submitter (one dev account each, nonces 0..), so every
     // connection sends its own nonce sequence in order while the connections run side by side.
-    let names = &kindred_chain::devnet::DEV_ACCOUNTS[..args.submitters.clamp(1, 6)];
+    let names = &kindred_devnet::DEV_ACCOUNTS[..args.submitters.clamp(1, 6)];
     let signers: Vec<Signer> = names.iter().filter_map(|n| Signer::dev(n)).collect();
     let dest = sp_crypto_hashing::blake2_256(b"bench-destination");
     let client = subxt::OnlineClient::<subxt::SubstrateConfig>::from_insecure_url(&url).await?;

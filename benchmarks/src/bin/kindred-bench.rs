@@ -202,20 +202,14 @@ fn parse_hex(seed: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 fn evaluate_bench(model: Option<PathBuf>, seed: &str, quick: bool) -> anyhow::Result<()> {
-    use kindred_benchmarks::suites;
-    use kindred_scoring::{ScoringSpec, Suites};
+    use kindred_scoring::ScoringSpec;
     let seed = parse_hex(seed)?;
     let spec = if quick {
         ScoringSpec::quick()
     } else {
         ScoringSpec::current()
     };
-    let suites = Suites {
-        eq: suites::eq_bank()?,
-        eq_version: suites::EQ_BANK_VERSION.into(),
-        dialogues: suites::dialogues()?,
-        dialogue_version: suites::DIALOGUE_VERSION.into(),
-    };
+    let suites = kindred_scoring::suites::bundled()?;
     let started = Instant::now();
     let (dir, validated, model) = load_model(model)?;
     let loaded = started.elapsed().as_secs_f64();
@@ -263,7 +257,7 @@ fn eq_bench(
     let seed = parse_hex(seed)?;
     let bank = match &eqbench {
         Some(path) => eq::parse_eqbench(&std::fs::read_to_string(path)?)?,
-        None => kindred_benchmarks::suites::eq_bank()?,
+        None => kindred_scoring::suites::eq_bank()?,
     };
     let items = eq::epoch_items(&bank, &seed, count);
     let (_, validated, mut model) = load_model(model)?;
