@@ -2,8 +2,8 @@
 //! tokenizers (each with the chat template validators render prompts with) it allows.
 //!
 //! Allowing another tokenizer is a data change: compute its hash with
-//! [`crate::tokenizer::tokenizer_hash`] (`miner check` prints it) and add an
-//! [`AllowedTokenizer`] here.
+//! [`crate::tokenizer::tokenizer_hash`] (`miner check` names it when it refuses a package with
+//! `tokenizer_not_allowed`) and add an [`AllowedTokenizer`] here.
 
 use serde::{Deserialize, Serialize};
 

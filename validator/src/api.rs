@@ -37,7 +37,8 @@ pub struct LeaderRow {
     pub weight: f64,
     /// The chain's incentive for the UID.
     pub incentive: f64,
-    /// Status of the newest submission (`queued`, `scored`, `rejected`, `duplicate`), or `none`.
+    /// Status of the newest submission (`queued`, `scored`, `rejected`, `duplicate`,
+    /// `near_duplicate`), or `none`.
     pub status: String,
     pub reason: Option<String>,
     pub submission: Option<i64>,

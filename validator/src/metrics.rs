@@ -35,8 +35,11 @@ pub fn outcome(o: &'static str) -> Label {
 pub struct Metrics {
     registry: Mutex<Registry>,
     pub api_requests: Family<Label, Counter>,
-    /// Submissions leaving the pipeline: scored, rejected, duplicate, deferred (our fault).
+    /// Submissions leaving the pipeline: scored, rejected, duplicate, near_duplicate,
+    /// deferred (our fault).
     pub submissions: Family<Label, Counter>,
+    /// Evaluations that panicked and were contained (recorded as the package's failure).
+    pub evaluation_panics: Counter,
     pub evaluation_seconds: Histogram,
     pub fetched_bytes: Counter,
     /// Weight rounds: set, committed, revealed, failed, skipped.
@@ -64,6 +67,7 @@ impl Metrics {
             registry: Mutex::new(Registry::default()),
             api_requests: Family::default(),
             submissions: Family::default(),
+            evaluation_panics: Counter::default(),
             evaluation_seconds: Histogram::new([1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 240.0, 480.0]),
             fetched_bytes: Counter::default(),
             weight_rounds: Family::default(),
@@ -79,6 +83,11 @@ impl Metrics {
             "submissions",
             "Submissions by pipeline outcome",
             m.submissions.clone(),
+        );
+        registry.register(
+            "evaluation_panics",
+            "Evaluations that panicked, contained and recorded as the package's failure",
+            m.evaluation_panics.clone(),
         );
         registry.register(
             "evaluation_seconds",

@@ -23,7 +23,8 @@ use crate::metrics::{Metrics, outcome};
 use crate::store::{Claimed, Store, StoreError};
 use crate::sync::{epoch_seed, sync};
 use crate::weights::{Round, WeightSetter};
-use kindred_scoring::evaluator::{EvalFailure, Evaluator};
+use kindred_scoring::evaluator::{Assessment, EvalFailure, Evaluator, Identity, PANICKED};
+use kindred_scoring::identity::{Fingerprint, NEAR_DUPLICATE_SIMILARITY, similarity};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -356,6 +357,14 @@ async fn eval_loop(
     }
 }
 
+/// The earlier submission a package copies, as the copy checks found it.
+#[derive(Debug, Clone, Copy)]
+struct Original {
+    id: i64,
+    /// Fingerprint similarity, for a near copy; `None` for the same canonical content.
+    similarity: Option<f64>,
+}
+
 /// Evaluate one fetched package and record the outcome; `Ok(true)` when cancelled meanwhile.
 async fn evaluate_one(
     store: &Store,
@@ -374,7 +383,42 @@ async fn evaluate_one(
         r.competition.clone(),
         r.seed,
     );
-    let mut work = tokio::task::spawn_blocking(move || ev.evaluate(&dir, &competition, &seed));
+    // The copy checks run inside the blocking evaluation (between its stages), so they reach the
+    // database through this runtime's handle.
+    let handle = tokio::runtime::Handle::current();
+    let (exact_store, near_store, id) = (store.clone(), store.clone(), r.claim.id);
+    let exact_handle = handle.clone();
+    let mut work = tokio::task::spawn_blocking(move || {
+        let ours = |e: StoreError| EvalFailure::Ours(format!("database: {e}"));
+        let exact = move |identity: &Identity| {
+            exact_handle
+                .block_on(exact_store.set_content_digest(id, &identity.digest.to_string()))
+                .map(|o| {
+                    o.map(|original| Original {
+                        id: original,
+                        similarity: None,
+                    })
+                })
+                .map_err(ours)
+        };
+        let near = move |identity: &Identity| {
+            let Some(mine) = &identity.fingerprint else {
+                return Ok(None);
+            };
+            let earlier = handle
+                .block_on(near_store.earlier_fingerprints(id))
+                .map_err(ours)?;
+            Ok(earlier.into_iter().find_map(|(other, json)| {
+                let theirs: Fingerprint = serde_json::from_str(&json).ok()?;
+                let s = similarity(mine, &theirs)?;
+                (s >= NEAR_DUPLICATE_SIMILARITY).then_some(Original {
+                    id: other,
+                    similarity: Some(s),
+                })
+            }))
+        };
+        ev.assess(&dir, &competition, &seed, &exact, &near)
+    });
     let mut renew = tokio::time::interval(config.lease / 3);
     renew.tick().await;
     let result = loop {
@@ -394,8 +438,41 @@ async fn evaluate_one(
     metrics
         .evaluation_seconds
         .observe(started.elapsed().as_secs_f64());
+    let fingerprint_json = |identity: &Identity| {
+        identity
+            .fingerprint
+            .as_ref()
+            .and_then(|f| serde_json::to_string(f).ok())
+    };
     match result {
-        Ok(Ok(evaluation)) => {
+        Ok(Ok(Assessment::Copy { identity, original })) => match original.similarity {
+            // The exact check already marked it a duplicate.
+            None => {
+                info!(
+                    original = original.id,
+                    "same canonical content committed earlier by another hotkey"
+                );
+                metrics.submissions.get_or_create(&outcome("duplicate")).inc();
+            }
+            Some(similarity) => {
+                if let Some(json) = fingerprint_json(&identity) {
+                    store.set_fingerprint(r.claim.id, &json).await?;
+                }
+                store.near_duplicate(r.claim.id, original.id, similarity).await?;
+                info!(
+                    original = original.id,
+                    similarity, "near duplicate of an earlier submission"
+                );
+                metrics
+                    .submissions
+                    .get_or_create(&outcome("near_duplicate"))
+                    .inc();
+            }
+        },
+        Ok(Ok(Assessment::Scored { identity, evaluation })) => {
+            if let Some(json) = fingerprint_json(&identity) {
+                store.set_fingerprint(r.claim.id, &json).await?;
+            }
             let detail = serde_json::to_value(&evaluation).unwrap_or_default();
             store
                 .record_evaluation(
@@ -416,6 +493,9 @@ async fn evaluate_one(
             );
         }
         Ok(Err(EvalFailure::Miner { code, reason })) => {
+            if code == PANICKED {
+                metrics.evaluation_panics.inc();
+            }
             warn!(code, %reason, "rejected at evaluation");
             store.reject(r.claim.id, code, &reason).await?;
             metrics.submissions.get_or_create(&outcome("rejected")).inc();
@@ -428,8 +508,10 @@ async fn evaluate_one(
             metrics.submissions.get_or_create(&outcome("deferred")).inc();
         }
         Err(join) => {
-            // A panic inside candle or the sandbox client is ours, not the miner's.
-            warn!(error = %join, "evaluation panicked; will retry");
+            // Panics inside the evaluation are contained there; one that escapes is ours (the
+            // copy checks, the runtime), not the miner's.
+            metrics.evaluation_panics.inc();
+            warn!(error = %join, "evaluation task failed outside its panic boundary; will retry");
             store
                 .defer(r.claim.id, retry_ms, "retrying: evaluation panicked")
                 .await?;

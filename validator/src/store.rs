@@ -84,8 +84,12 @@ stored_names! {
         Queued = "queued",
         Scored = "scored",
         Rejected = "rejected",
-        /// Identical content committed earlier by another hotkey.
+        /// Identical content (the same files, or the same canonical content digest) committed
+        /// earlier by another hotkey.
         Duplicate = "duplicate",
+        /// Behaves like a submission committed earlier by another hotkey (fingerprint
+        /// similarity at or above the near-duplicate threshold); earns no weight.
+        NearDuplicate = "near_duplicate",
     }
 }
 
@@ -117,10 +121,11 @@ struct Migration {
     sql: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "submissions, evaluations, neurons, weight sets",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "submissions, evaluations, neurons, weight sets",
+        sql: "
         CREATE TABLE submissions (
             id {ID},
             hotkey TEXT NOT NULL,
@@ -176,7 +181,18 @@ const MIGRATIONS: &[Migration] = &[Migration {
             done_block BIGINT
         );
     ",
-}];
+    },
+    Migration {
+        version: 2,
+        name: "canonical content digest, fingerprint and near-duplicate similarity",
+        sql: "
+        ALTER TABLE submissions ADD COLUMN content_digest TEXT;
+        ALTER TABLE submissions ADD COLUMN fingerprint TEXT;
+        ALTER TABLE submissions ADD COLUMN similarity DOUBLE PRECISION;
+        CREATE INDEX submissions_content_digest ON submissions (content_digest);
+    ",
+    },
+];
 
 /// A commitment seen on chain, before anything is fetched.
 #[derive(Clone, Debug, PartialEq)]
@@ -227,6 +243,10 @@ pub struct SubmissionRow {
     pub reason_code: Option<String>,
     pub reason: Option<String>,
     pub duplicate_of: Option<i64>,
+    /// For a `near_duplicate`: its fingerprint similarity to `duplicate_of` (0..1).
+    pub similarity: Option<f64>,
+    /// Canonical content digest (tensors in one dtype, canonical tokenizer, scoring config).
+    pub content_digest: Option<String>,
     pub attempts: i64,
     pub total: Option<f64>,
     /// The full evaluation (every part, gate, seed and spec version), when scored.
@@ -516,6 +536,93 @@ impl Store {
         Ok(original)
     }
 
+    /// Record the canonical content digest (what scoring reads, whatever the file format). When
+    /// an earlier submission (by block, then id) of another hotkey has the same one, this one
+    /// becomes its duplicate and `Some(original)` is returned.
+    pub async fn set_content_digest(&self, id: i64, digest: &str) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE submissions SET content_digest = $1 WHERE id = $2")
+            .bind(digest)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let me = sqlx::query("SELECT hotkey, commit_block FROM submissions WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let (hotkey, block): (String, i64) = (me.get(0), me.get(1));
+        let original = sqlx::query(
+            "SELECT id FROM submissions WHERE content_digest = $1 AND hotkey <> $2 AND status <> 'rejected' \
+             AND (commit_block < $3 OR (commit_block = $3 AND id < $4)) ORDER BY commit_block, id LIMIT 1",
+        )
+        .bind(digest)
+        .bind(&hotkey)
+        .bind(block)
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.get::<i64, _>(0));
+        if let Some(original) = original {
+            sqlx::query(
+                "UPDATE submissions SET status = 'duplicate', duplicate_of = $1, reason_code = 'duplicate', \
+                 reason = $2, lease_owner = NULL WHERE id = $3",
+            )
+            .bind(original)
+            .bind(format!(
+                "the same model (canonical content digest) was committed earlier by another hotkey (submission {original})"
+            ))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(original)
+    }
+
+    /// Fingerprints (JSON) of the submissions committed before `id` (by block, then id) by other
+    /// hotkeys in the same competition, oldest first: the candidates `id` may be a near copy of.
+    pub async fn earlier_fingerprints(&self, id: i64) -> Result<Vec<(i64, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT o.id, o.fingerprint FROM submissions o JOIN submissions s ON s.id = $1 \
+             WHERE o.fingerprint IS NOT NULL AND o.hotkey <> s.hotkey AND o.competition = s.competition \
+             AND o.status <> 'rejected' \
+             AND (o.commit_block < s.commit_block OR (o.commit_block = s.commit_block AND o.id < s.id)) \
+             ORDER BY o.commit_block, o.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Keep a submission's fingerprint (JSON) for later comparisons.
+    pub async fn set_fingerprint(&self, id: i64, fingerprint: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE submissions SET fingerprint = $1 WHERE id = $2")
+            .bind(fingerprint)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The submission behaves like `original` (fingerprint `similarity`): final, no weight.
+    pub async fn near_duplicate(&self, id: i64, original: i64, similarity: f64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE submissions SET status = 'near_duplicate', duplicate_of = $1, similarity = $2, \
+             reason_code = 'near_duplicate', reason = $3, lease_owner = NULL WHERE id = $4",
+        )
+        .bind(original)
+        .bind(similarity)
+        .bind(format!(
+            "behaves like submission {original}, committed earlier by another hotkey: {:.0}% of fingerprint probes agree",
+            similarity * 100.0
+        ))
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// Store an evaluation and mark the submission scored, together. A second write of the same
     /// (submission, seed, spec version) is ignored.
     #[allow(clippy::too_many_arguments)]
@@ -632,7 +739,8 @@ impl Store {
     const SUBMISSION_COLUMNS: &'static str = "s.id, s.hotkey, s.uid, s.commit_block, s.commitment, s.competition, s.repo, \
          s.revision, s.digest, s.status, s.reason_code, s.reason, s.duplicate_of, s.attempts, \
          (SELECT e.total FROM evaluations e WHERE e.submission_id = s.id ORDER BY e.id DESC LIMIT 1), \
-         (SELECT e.detail FROM evaluations e WHERE e.submission_id = s.id ORDER BY e.id DESC LIMIT 1)";
+         (SELECT e.detail FROM evaluations e WHERE e.submission_id = s.id ORDER BY e.id DESC LIMIT 1), \
+         s.similarity, s.content_digest";
 
     fn submission_row(r: &sqlx::any::AnyRow) -> Result<SubmissionRow, StoreError> {
         let detail: Option<String> = r.get(15);
@@ -650,6 +758,8 @@ impl Store {
             reason_code: r.get(10),
             reason: r.get(11),
             duplicate_of: r.get(12),
+            similarity: r.get(16),
+            content_digest: r.get(17),
             attempts: r.get(13),
             total: r.get(14),
             evaluation: detail.map(|d| serde_json::from_str(&d)).transpose()?,

@@ -36,6 +36,46 @@ fn smollm2() -> &'static (PathBuf, ValidatedModel, CausalLm) {
 }
 
 #[test]
+fn smollm2s_tokenizer_is_the_one_small_and_medium_allow_and_an_edited_one_is_refused() {
+    let (dir, v, _) = smollm2();
+    assert_eq!(v.tokenizer_hash, kindred_scoring::competition::SMOLLM2_TOKENIZER);
+    assert!(
+        Competition::medium()
+            .allowed_tokenizer(&v.tokenizer_hash)
+            .is_some()
+    );
+    // Same weights (hard links, no copy), a normalizer deleting the public reference replies.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let edited = tmp.path().join("edited");
+    std::fs::create_dir_all(&edited).expect("mkdir");
+    for entry in std::fs::read_dir(dir).expect("dir") {
+        let entry = entry.expect("entry");
+        std::fs::hard_link(entry.path(), edited.join(entry.file_name())).expect("link");
+    }
+    let replies: Vec<serde_json::Value> = suites::dialogues()
+        .expect("dialogues")
+        .iter()
+        .flat_map(|d| d.turns.iter().skip(1))
+        .filter(|t| t.speaker == dialogue::Speaker::Character)
+        .map(|t| serde_json::json!({"type": "Replace", "pattern": {"String": t.text}, "content": ""}))
+        .collect();
+    let mut tok: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("tokenizer.json")).expect("read")).expect("json");
+    tok["normalizer"] = serde_json::json!({"type": "Sequence", "normalizers": replies});
+    std::fs::remove_file(edited.join("tokenizer.json")).expect("unlink");
+    std::fs::write(edited.join("tokenizer.json"), tok.to_string()).expect("write");
+    match kindred_scoring::validate(&edited, &Competition::small(), &sandbox()) {
+        Err(kindred_scoring::validate::ValidateError::Rejected(r)) => {
+            assert_eq!(r.code(), "tokenizer_not_allowed", "{r}")
+        }
+        other => panic!(
+            "the edited tokenizer was not refused: {:?}",
+            other.map(|v| v.parameters)
+        ),
+    }
+}
+
+#[test]
 fn converted_package_has_smollm2_shape() {
     let (_, v, _) = smollm2();
     let c = &v.config;

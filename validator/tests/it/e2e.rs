@@ -1,8 +1,10 @@
-//! The validator end to end: the devnet, a local hub with tiny miner models (one a byte-for-byte
-//! copy under another hotkey, one hostile), and the service with its API. The validator must
-//! evaluate and store the honest models, set weights on the devnet, give the copy nothing, show
-//! the hostile package's rejection reason in the API, and serve a page that renders in headless
-//! Chromium (`$KINDRED_CHROMIUM`, default `chromium`; `.ci/run` installs Debian's package).
+//! The validator end to end: the devnet, a local hub with tiny miner models (one a copy of
+//! another's re-saved in bf16 with a re-indented config, one a copy with noise on every weight,
+//! one hostile), and the service with its API. The validator must evaluate and store the honest
+//! models, set weights on the devnet, give the copies nothing (a `duplicate` by canonical
+//! content digest, a `near_duplicate` by fingerprint), show the hostile package's rejection
+//! reason in the API, and serve a page that renders in headless Chromium (`$KINDRED_CHROMIUM`,
+//! default `chromium`; `.ci/run` installs Debian's package).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -29,6 +31,29 @@ use kindred_validator::weights::WeightSetter;
 use tokio_util::sync::CancellationToken;
 
 const NET: Netuid = Netuid(1);
+
+/// A copy of the package `from` in `to` with every weight passed through `edit`.
+fn copy_of(
+    from: &Path,
+    to: &Path,
+    mut edit: impl FnMut(&candle_core::Tensor) -> candle_core::Result<candle_core::Tensor>,
+) -> PathBuf {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+    let weights = candle_core::safetensors::load(from.join("model.safetensors"), &candle_core::Device::Cpu)
+        .expect("weights");
+    let mut names: Vec<&String> = weights.keys().collect();
+    names.sort();
+    let edited: std::collections::HashMap<String, candle_core::Tensor> = names
+        .into_iter()
+        .map(|n| (n.clone(), edit(&weights[n]).expect("edit")))
+        .collect();
+    candle_core::safetensors::save(&edited, to.join("model.safetensors")).expect("save");
+    to.to_path_buf()
+}
 
 /// A model published on the local hub, committed by `who`.
 async fn enter(chain: &Subtensor, hub: &LocalHub, who: &Signer, package: &Path, repo: &str) {
@@ -119,10 +144,16 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let net = TestNet::start(&["alice", "bob", "charlie", "dave", "eve"]).await;
+    let net = TestNet::start(&["alice", "bob", "charlie", "dave", "eve", "ferdie"]).await;
     let (url, node, chain) = (net.url.clone(), net.node.clone(), &net.chain);
-    let (alice, bob, charlie, dave, eve) =
-        (dev("alice"), dev("bob"), dev("charlie"), dev("dave"), dev("eve"));
+    let (alice, bob, charlie, dave, eve, ferdie) = (
+        dev("alice"),
+        dev("bob"),
+        dev("charlie"),
+        dev("dave"),
+        dev("eve"),
+        dev("ferdie"),
+    );
     chain
         .submit(&alice, &calls::add_stake(alice.public(), NET, 100_000_000_000))
         .await
@@ -150,9 +181,25 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     enter(chain, &hub, &bob, &bob_pkg, "bob/wren").await;
     // Charlie hides his model id until the chain reveals it.
     let charlie_sealed_at = enter_sealed(chain, &hub, &charlie, &charlie_pkg, "charlie/moss").await;
-    // Dave re-uploads Bob's bytes under his own name and hotkey, after Bob.
-    enter(chain, &hub, &dave, &bob_pkg, "dave/wren-copy").await;
+    // Dave re-uploads Bob's model under his own name and hotkey, after Bob, in other bytes:
+    // weights re-saved as bf16, config re-indented.
+    let dave_pkg = copy_of(&bob_pkg, &work.path().join("dave"), |w| {
+        w.to_dtype(candle_core::DType::BF16)
+    });
+    let config = std::fs::read_to_string(dave_pkg.join("config.json")).expect("config");
+    std::fs::write(
+        dave_pkg.join("config.json"),
+        format!("\n\n{}\n\n", config.replace("  ", "\t")),
+    )
+    .expect("config");
+    enter(chain, &hub, &dave, &dave_pkg, "dave/wren-copy").await;
     enter(chain, &hub, &eve, &eve_pkg, "eve/evil").await;
+    // Ferdie adds invisible noise to every weight of Bob's: new bytes, new digest, same model.
+    let mut noise = kindred_scoring::tiny::SeededNormal::new(77);
+    let ferdie_pkg = copy_of(&bob_pkg, &work.path().join("ferdie"), |w| {
+        w + noise.tensor(w.dims(), 0.0, 1e-6)?
+    });
+    enter(chain, &hub, &ferdie, &ferdie_pkg, "ferdie/wren-tweaked").await;
 
     // The validator, as `validator run` builds it, with the devnet, the local hub and a fast spec.
     let db = work.path().join("validator.sqlite");
@@ -212,7 +259,7 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     // Every submission reaches a final state.
     let rows = wait_for("all submissions settled", Duration::from_secs(120), async || {
         let mut rows = Vec::new();
-        for who in [&bob, &charlie, &dave, &eve] {
+        for who in [&bob, &charlie, &dave, &eve, &ferdie] {
             let h = store
                 .history(&Hotkey(who.public()).to_string())
                 .await
@@ -224,7 +271,7 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
             .then_some(rows)
     })
     .await;
-    let [bob_row, charlie_row, dave_row, eve_row] = &rows[..] else {
+    let [bob_row, charlie_row, dave_row, eve_row, ferdie_row] = &rows[..] else {
         unreachable!()
     };
     assert_eq!(bob_row.status, SubmissionStatus::Scored, "{bob_row:?}");
@@ -242,6 +289,18 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
     assert!(bob_row.total.expect("score") > 0.0, "{:?}", bob_row.evaluation);
     assert_eq!(dave_row.status, SubmissionStatus::Duplicate, "{dave_row:?}");
     assert_eq!(dave_row.duplicate_of, Some(bob_row.id));
+    assert_ne!(dave_row.digest, bob_row.digest, "other files");
+    assert_eq!(dave_row.content_digest, bob_row.content_digest, "the same model");
+    assert_eq!(
+        ferdie_row.status,
+        SubmissionStatus::NearDuplicate,
+        "{ferdie_row:?}"
+    );
+    assert_eq!(ferdie_row.duplicate_of, Some(bob_row.id));
+    assert!(
+        ferdie_row.similarity.expect("similarity") >= 0.99,
+        "{ferdie_row:?}"
+    );
     assert_eq!(eve_row.status, SubmissionStatus::Rejected, "{eve_row:?}");
     assert_eq!(eve_row.reason_code.as_deref(), Some("bad_config"));
 
@@ -266,6 +325,10 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         "the copy earns nothing: {weights:?}"
     );
     assert!(!weighted.contains(&uid(&eve)), "{weights:?}");
+    assert!(
+        !weighted.contains(&uid(&ferdie)),
+        "the near copy earns nothing: {weights:?}"
+    );
     // The subnet runs commit-reveal (the devnet's default, as subtensor's): the weights went in
     // as a timelocked commit that the chain opened with its beacon's pulse, and the validator
     // saw the reveal.
@@ -310,6 +373,15 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         row_of(&eve)
     );
     assert_eq!(row_of(&dave)["status"], "duplicate");
+    assert_eq!(row_of(&ferdie)["status"], "near_duplicate");
+    assert!(
+        row_of(&ferdie)["reason"]
+            .as_str()
+            .expect("reason")
+            .contains(&format!("submission {}", bob_row.id)),
+        "the original is named: {}",
+        row_of(&ferdie)
+    );
     assert_eq!(board[0]["rank"], 1);
     assert!(board[0]["score"].as_f64().expect("top score") > 0.0);
     let eve_sub: serde_json::Value = client
@@ -373,7 +445,7 @@ async fn devnet_hub_and_validator_score_miners_and_set_weights() {
         .await
         .expect("chromium");
     assert!(
-        dom.contains("data-loaded=\"5\""),
+        dom.contains("data-loaded=\"6\""),
         "page did not load the leaderboard:\n{dom}"
     );
     assert!(dom.contains("class=\"bar\""), "no chart bars:\n{dom}");

@@ -1,10 +1,12 @@
 //! The validator crate's integration tests, one binary: the store on SQLite and PostgreSQL, hubs
 //! and fetching, the whole service against the devnet (end to end, restart, the demo as the README
-//! runs it), the EQ-Bench command, and the miner's status command against this API.
+//! runs it), the EQ-Bench command, `validator evaluate` on hostile packages, and the miner's
+//! status command against this API.
 
 mod demo;
 mod e2e;
 mod eqbench_cli;
+mod evaluate_cli;
 mod hub;
 mod miner_status;
 mod restart;

@@ -92,6 +92,48 @@ async fn exercise(store: &Store) {
         (SubmissionStatus::Duplicate, Some(a))
     );
 
+    // The same model in other files (same canonical content digest): a duplicate as well.
+    assert_eq!(store.set_content_digest(a, "c1").await.expect("cd"), None);
+    assert_eq!(store.set_content_digest(b, "c1").await.expect("cd"), Some(a));
+    let dup = store.submission(b).await.expect("read").expect("b");
+    assert_eq!(
+        (dup.status, dup.duplicate_of, dup.content_digest.as_deref()),
+        (SubmissionStatus::Duplicate, Some(a), Some("c1"))
+    );
+
+    // Fingerprints of earlier submissions by other hotkeys are the near-copy candidates.
+    let e = store
+        .add_submission(&submission("hk-e", 4, 16, "k1:e"), None)
+        .await
+        .expect("e")
+        .expect("new");
+    store
+        .set_fingerprint(a, "{\"probes\":[]}")
+        .await
+        .expect("fingerprint");
+    assert!(
+        store
+            .earlier_fingerprints(a)
+            .await
+            .expect("none earlier")
+            .is_empty()
+    );
+    assert_eq!(
+        store.earlier_fingerprints(e).await.expect("earlier"),
+        vec![(a, "{\"probes\":[]}".to_string())]
+    );
+    store.near_duplicate(e, a, 0.97).await.expect("near");
+    let near = store.submission(e).await.expect("read").expect("e");
+    assert_eq!(
+        (near.status, near.duplicate_of, near.similarity),
+        (SubmissionStatus::NearDuplicate, Some(a), Some(0.97))
+    );
+    assert!(
+        near.reason
+            .as_deref()
+            .is_some_and(|r| r.contains(&format!("submission {a}")))
+    );
+
     // An evaluation is written once, with the status.
     let detail = serde_json::json!({"total": 0.5, "samples": [0.5]});
     for _ in 0..2 {
