@@ -28,18 +28,30 @@ fn check_accepts_a_good_package_and_names_the_reason_for_a_bad_one() {
         (Some("rejected"), Some("parameter_count"))
     );
 
-    let bad = tmp.path().join("bad");
-    tiny::write_tiny_model(&bad, &TinySpec::new(Architecture::Llama, 5)).expect("write");
+    // A chat template of the miner's own is shipped, never run: even an endless one passes.
+    let looping = tmp.path().join("looping-template");
+    tiny::write_tiny_model(&looping, &TinySpec::new(Architecture::Llama, 5)).expect("write");
     let mut cfg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(bad.join("tokenizer_config.json")).expect("read"))
+        serde_json::from_slice(&std::fs::read(looping.join("tokenizer_config.json")).expect("read"))
             .expect("json");
     cfg["chat_template"] =
         "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}".into();
-    std::fs::write(bad.join("tokenizer_config.json"), cfg.to_string()).expect("write");
+    std::fs::write(looping.join("tokenizer_config.json"), cfg.to_string()).expect("write");
+    let (code, out) = miner(&["check", dir_arg(&looping), "--competition", "dev"]);
+    assert_eq!(code, 0, "{out}");
+
+    // An edited tokenizer is not the competition's: refused, naming the code and the hash.
+    let bad = tmp.path().join("bad");
+    tiny::write_tiny_model(&bad, &TinySpec::new(Architecture::Llama, 5)).expect("write");
+    let mut tok: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bad.join("tokenizer.json")).expect("read")).expect("json");
+    tok["normalizer"] =
+        serde_json::json!({"type": "Replace", "pattern": {"Regex": "[A-Za-z]"}, "content": ""});
+    std::fs::write(bad.join("tokenizer.json"), tok.to_string()).expect("write");
     let (code, out) = miner(&["check", dir_arg(&bad), "--competition", "dev"]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("REJECTED") && out.contains("bad_chat_template"),
+        out.contains("REJECTED") && out.contains("tokenizer_not_allowed") && out.contains("canonical hash"),
         "{out}"
     );
 
