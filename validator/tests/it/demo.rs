@@ -21,7 +21,9 @@ fn readme_demo_command() -> (Vec<String>, Vec<String>) {
         .map(str::trim)
         .find(|l| l.starts_with("cargo run ") && l.contains(" demo"))
         .expect("the first of the two commands runs the demo");
-    let (cargo, program) = line.split_once(" -- ").expect("cargo arguments, then the program's");
+    let (cargo, program) = line
+        .split_once(" -- ")
+        .expect("cargo arguments, then the program's");
     let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
     (words(cargo), words(program))
 }
