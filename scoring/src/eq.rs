@@ -331,6 +331,24 @@ pub fn epoch_items(bank: &[EqItem], seed: &[u8], count: usize) -> Vec<EqItem> {
         .collect()
 }
 
+/// One small item with a known reference, for the unit tests of the modules that score items.
+#[cfg(test)]
+pub(crate) fn example_item() -> EqItem {
+    EqItem {
+        id: "1".into(),
+        characters: vec!["Robert".into()],
+        subject: "Robert".into(),
+        dialogue: "Robert: hi".into(),
+        emotions: [
+            "Remorseful".into(),
+            "Indifferent".into(),
+            "Affectionate".into(),
+            "Annoyed".into(),
+        ],
+        reference: [0.0, 6.0, 0.0, 7.0],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

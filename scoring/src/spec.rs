@@ -227,19 +227,7 @@ mod tests {
     use super::*;
 
     fn eq_item() -> crate::eq::EqItem {
-        crate::eq::EqItem {
-            id: "1".into(),
-            characters: vec!["Robert".into()],
-            subject: "Robert".into(),
-            dialogue: "Robert: hi".into(),
-            emotions: [
-                "Remorseful".into(),
-                "Indifferent".into(),
-                "Affectionate".into(),
-                "Annoyed".into(),
-            ],
-            reference: [0.0, 6.0, 0.0, 7.0],
-        }
+        crate::eq::example_item()
     }
 
     #[test]

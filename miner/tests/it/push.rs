@@ -70,6 +70,8 @@ async fn fetch_as_validator(
     let repo = RepoId::parse(REPO).expect("repo");
     let revision = Revision::parse(revision).expect("40 hex digits");
     let listing = hub.resolve(&repo, &revision).await?;
+    // One directory per revision, as the validators' cache keeps them apart.
+    let cache = &cache.join(revision.to_hex());
     std::fs::create_dir_all(cache).expect("cache dir");
     for file in listing
         .iter()
