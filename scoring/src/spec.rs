@@ -90,7 +90,22 @@ pub struct ScoringSpec {
 impl ScoringSpec {
     /// The competitive spec. Sample sizes are chosen so a 135M model is evaluated in well
     /// under three minutes on two CPU cores.
+    ///
+    /// Spec 3 has spec 2's numbers; what changed is who renders prompts: the validator, with the
+    /// competition's own chat template, never the package's (a miner's template could print the
+    /// answers into the prompt). Its version changes because the same model can score
+    /// differently under it.
     pub fn current() -> Self {
+        Self {
+            version: 3,
+            ..Self::v2()
+        }
+    }
+
+    /// EQ scored as skill over the best constant answer. Evaluations recorded under it rendered
+    /// prompts with the package's template, which this build no longer runs: a replay here
+    /// reproduces them only where the two templates render alike.
+    pub fn v2() -> Self {
         Self {
             version: 2,
             eq_scale: EqScale::OverConstant,
@@ -160,9 +175,15 @@ impl ScoringSpec {
 
     /// Every spec this build knows, to redo an evaluation recorded under any of them.
     pub fn by_version(version: u64) -> Option<Self> {
-        [Self::current(), Self::quick(), Self::demo(), Self::v1()]
-            .into_iter()
-            .find(|s| s.version == version)
+        [
+            Self::current(),
+            Self::quick(),
+            Self::demo(),
+            Self::v2(),
+            Self::v1(),
+        ]
+        .into_iter()
+        .find(|s| s.version == version)
     }
 
     /// A dialogue bits-per-byte figure as a 0..1 score, higher better: `2^(−bpb)`, the geometric
